@@ -1,0 +1,3 @@
+using EdgeSplit.Cli;
+
+return await EdgeSplitCli.RunAsync(args);
