@@ -13,5 +13,7 @@ internal static class CommandCatalog
         yield return SplitCommand.Create();
         yield return VerifyCommand.Create();
         yield return RunCommand.Create();
+        yield return AgentCommand.Create();
+        yield return InferCommand.Create();
     }
 }

@@ -49,7 +49,10 @@ public sealed class ClusterClient : IDisposable
             [.. s.Agents.Select(a => new AgentState(a.Name, a.Address, a.Alive))],
             s.Completed, s.Failed, s.Retried, s.InFlight,
             [.. s.Switches.Select(w => new PlanSwitch(w.FromVersion, w.ToVersion, TimeSpan.FromMilliseconds(w.SwitchMs), w.Reason, DateTimeOffset.FromUnixTimeMilliseconds(w.UnixMs)))],
-            string.IsNullOrEmpty(s.Unavailable) ? null : s.Unavailable);
+            string.IsNullOrEmpty(s.Unavailable) ? null : s.Unavailable,
+            s.Model,
+            [.. s.Inputs.Select(i => new ModelInputSpec(i.Name, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)i.ElementType, [.. i.Shape.Select(d => d < 0 ? (long?)null : d)]))],
+            [.. s.OutputNames]);
     }
 
     public void Dispose() => _channel.Dispose();

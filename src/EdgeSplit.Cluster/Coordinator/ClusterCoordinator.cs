@@ -571,7 +571,10 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             Interlocked.Read(ref _retried),
             _pending.Count,
             Switches,
-            _unavailable);
+            _unavailable,
+            _model.Name,
+            _model.Inputs,
+            _model.OutputNames);
     }
 
     private Proto.Agent.AgentClient AgentClient(string device) => new(_channels.For(_agents[device].Address));

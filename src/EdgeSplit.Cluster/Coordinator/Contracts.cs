@@ -103,7 +103,10 @@ public sealed record CoordinatorStatus(
     long Retried,
     int InFlight,
     IReadOnlyList<PlanSwitch> Switches,
-    string? Unavailable);
+    string? Unavailable,
+    string Model,
+    IReadOnlyList<ModelInputSpec> Inputs,
+    IReadOnlyList<string> OutputNames);
 
 /// <summary>One answered inference.</summary>
 public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVersion, int Attempts);

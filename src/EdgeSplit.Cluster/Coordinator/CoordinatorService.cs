@@ -57,7 +57,15 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
             Retried = status.Retried,
             InFlight = status.InFlight,
             Unavailable = status.Unavailable ?? "",
+            Model = status.Model,
         };
+        reply.OutputNames.Add(status.OutputNames);
+        reply.Inputs.AddRange(status.Inputs.Select(i => new Proto.InputSpec
+        {
+            Name = i.Name,
+            ElementType = (int)i.ElementType,
+            Shape = { i.Shape.Select(d => d ?? -1) },
+        }));
         if (status.Plan is not null)
         {
             reply.Plan = ToProto(status.Plan, status.Compression);
