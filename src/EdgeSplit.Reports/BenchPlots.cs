@@ -50,7 +50,11 @@ internal static class BenchPlots
         var plot = Charts.New($"{model}: latency over time in scenario '{report.Scenario}'{emulated}", "time since start (s)", "request latency (ms)");
         foreach (var result in results)
         {
-            var samples = result.Latencies.OrderBy(s => s.TSeconds).ToArray();
+            var samples = result.Latencies.Where(s => double.IsFinite(s.TSeconds) && double.IsFinite(s.LatencyMs)).OrderBy(s => s.TSeconds).ToArray();
+            if (samples.Length == 0)
+            {
+                continue; // nothing was served: the table says so, an empty line would not
+            }
             var line = plot.Add.ScatterLine(samples.Select(s => s.TSeconds).ToArray(), samples.Select(s => s.LatencyMs).ToArray(), Charts.Of(result.Strategy));
             line.LineWidth = 1.5f;
             line.MarkerSize = 0;
@@ -61,7 +65,6 @@ internal static class BenchPlots
             var scenarioEvent = report.Events[i];
             var marker = plot.Add.VerticalLine(scenarioEvent.TSeconds, 1.5f, Colors.Black.WithAlpha(0.6), LinePattern.Dashed);
             marker.Text = $"E{i + 1}";
-            marker.LabelOppositeAxis = true;
             marker.LabelFontSize = 12;
             marker.LegendText = $"E{i + 1} at {Fmt.Num(scenarioEvent.TSeconds)} s: {Shorten(scenarioEvent.Description, 40)}";
         }

@@ -47,7 +47,8 @@ public sealed record DeviceUsage(string Device, double CpuPercent, double Memory
 /// <summary>
 /// What one strategy achieved on one model over one scenario run. DecisionMs is the planner's mean time per
 /// decision, SwitchMs the mean time from a new plan to its first served request; EnergyEstimated is true when
-/// energy comes from a power model, not a meter.
+/// energy comes from a power model, not a meter. Requests counts every request sent, failed ones included;
+/// Latencies holds the served ones. <see cref="LatencySummary.Of"/> computes the percentiles from them.
 /// </summary>
 public sealed record StrategyResult(
     string Model,

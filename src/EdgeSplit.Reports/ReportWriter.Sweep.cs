@@ -66,17 +66,21 @@ public static partial class ReportWriter
         line.MarkerShape = MarkerShape.OpenCircle;
         line.MarkerLineWidth = 2.5f;
         line.LegendText = $"Pareto front ({front.Count})";
-        // Label only the front: labelling every cut of a deep model would be unreadable.
-        foreach (var p in frontPoints.Take(12))
+        // Short labels P1..Pn on the front only; report.md names the cut behind each.
+        foreach (var (p, k) in frontPoints.Select((p, k) => (p, k)))
         {
-            var text = plot.Add.Text(Shorten(p.Cut, 28), p.SequentialLatencyMs, p.PipelinedThroughputPerS);
-            text.LabelFontSize = 12;
+            var text = plot.Add.Text($"P{k + 1}", p.SequentialLatencyMs, p.PipelinedThroughputPerS);
+            text.LabelFontSize = 13;
+            text.LabelBold = true;
             text.LabelFontColor = Colors.Black;
             text.OffsetX = 8;
             text.OffsetY = -8;
             text.LabelFontName = Charts.FontFamily;
             text.LabelBackgroundColor = Colors.White.WithAlpha(0.8);
         }
+        // Labels behind the points, so a neighbour's label never hides a cut.
+        plot.MoveToFront(all);
+        plot.MoveToFront(line);
         plot.ShowLegend(Alignment.UpperRight);
         plot.Axes.Margins(0.12, 0.15);
         Charts.Save(plot, path);
@@ -95,7 +99,14 @@ public static partial class ReportWriter
             md.Append(" Devices are **emulated** on one host.");
         }
         md.Append("\n\n");
-        AppendSweepTable(md, front.Select(i => (i, report.Points[i])));
+        md.Append("| | cut | sequential latency ms | pipelined throughput /s |\n|---|---|---:|---:|\n");
+        foreach (var (i, k) in front.Select((i, k) => (i, k)))
+        {
+            var p = report.Points[i];
+            md.Append("| P").Append(k + 1).Append(" | ").Append(Fmt.Cell(p.Cut)).Append(" | ").Append(Fmt.Num(p.SequentialLatencyMs))
+                .Append(" | ").Append(Fmt.Num(p.PipelinedThroughputPerS)).Append(" |\n");
+        }
+        md.Append('\n');
         if (!string.IsNullOrWhiteSpace(report.ClosingNote))
         {
             md.Append("> ").Append(report.ClosingNote.ReplaceLineEndings("\n> ")).Append("\n\n");
@@ -112,23 +123,15 @@ public static partial class ReportWriter
         return md.ToString();
     }
 
-    private static void AppendSweepTable(StringBuilder md, IEnumerable<(int Index, SweepPoint Point)> rows, HashSet<int>? onFront = null)
+    private static void AppendSweepTable(StringBuilder md, IEnumerable<(int Index, SweepPoint Point)> rows, HashSet<int> onFront)
     {
-        md.Append("| cut | sequential latency ms | pipelined throughput /s |").Append(onFront is null ? "" : " Pareto |").Append('\n');
-        md.Append("|---|---:|---:|").Append(onFront is null ? "" : "---|").Append('\n');
+        md.Append("| cut | sequential latency ms | pipelined throughput /s | Pareto |\n|---|---:|---:|---|\n");
         foreach (var (index, p) in rows)
         {
             md.Append("| ").Append(Fmt.Cell(p.Cut)).Append(" | ").Append(Fmt.Num(p.SequentialLatencyMs))
-                .Append(" | ").Append(Fmt.Num(p.PipelinedThroughputPerS)).Append(" |");
-            if (onFront is not null)
-            {
-                md.Append(onFront.Contains(index) ? " yes |" : " |");
-            }
-            md.Append('\n');
+                .Append(" | ").Append(Fmt.Num(p.PipelinedThroughputPerS)).Append(" |")
+                .Append(onFront.Contains(index) ? " yes |" : " |").Append('\n');
         }
         md.Append('\n');
     }
-
-    private static string Shorten(string text, int maxChars) =>
-        text.Length <= maxChars ? text : string.Concat(text.AsSpan(0, maxChars - 1), "…");
 }

@@ -62,12 +62,11 @@ internal static class Synthetic
             }
             samples.Add(new LatencySample(t, latency));
         }
-        var sorted = samples.Select(s => s.LatencyMs).Order().ToArray();
-        double Percentile(double q) => sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-        var p50 = Percentile(0.5);
+        var summary = LatencySummary.Of(samples.Select(s => s.LatencyMs));
+        var p50 = summary.P50Ms;
         var energyPerMs = strategy == Strategy.Single ? 0.012 : 0.008;
         return new StrategyResult(
-            model, strategy, p50, Percentile(0.95), Percentile(0.99),
+            model, strategy, p50, summary.P95Ms, summary.P99Ms,
             ThroughputPerS: 1000 / p50 * (strategy == Strategy.Single ? 1 : 2.2),
             EnergyPerInferenceJ: p50 * energyPerMs,
             EnergyEstimated: true,

@@ -94,4 +94,18 @@ public sealed class VerdictTests
         Assert.Contains("All 4 criteria pass.", text);
         Assert.DoesNotContain("FALLS SHORT", text);
     }
+
+    [Fact]
+    public void A_strategy_that_served_nothing_still_gets_a_row_and_plots_with_synthetic_results()
+    {
+        using var temp = new TempDirectory();
+        var report = Report(
+            Result(Strategy.Static, 100, 1.0),
+            Result(Strategy.Rl, 60, 0.5) with { Failed = 100, Latencies = [] },
+            Result(Strategy.Oracle, 55, 0.4));
+        var files = ReportWriter.Write(report, Path.Combine(temp.Path, "out"));
+        var text = File.ReadAllText(files.ReportMarkdown);
+        Assert.Contains("- 0 failed requests: **FALLS SHORT** (100 of 100 failed)", text);
+        Assert.Equal(5, files.Files.Count(f => f.EndsWith(".png", StringComparison.Ordinal)));
+    }
 }
