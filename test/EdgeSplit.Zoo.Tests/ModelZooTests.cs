@@ -91,6 +91,27 @@ public class ModelZooTests
     }
 
     [Fact]
+    public void Writing_an_unknown_model_is_refused_before_anything_is_created()
+    {
+        var directory = Path.Combine(Path.GetTempPath(), $"zoo-test-{Guid.NewGuid():N}");
+
+        Assert.Throws<BadInputException>(() => ModelZoo.Write("resnet50", Path.Combine(directory, "resnet50.onnx")));
+
+        Assert.False(Directory.Exists(directory));
+    }
+
+    [Fact]
+    public void A_missing_pretrained_file_asks_for_dotnet_restore()
+    {
+        var missing = Path.Combine(Path.GetTempPath(), $"zoo-test-{Guid.NewGuid():N}", "resnet18-imagenet.onnx");
+
+        var error = Assert.Throws<BadInputException>(() => ModelZoo.RequirePretrainedFile(missing));
+
+        Assert.Contains("dotnet restore", error.Message);
+        Assert.Contains(missing, error.Message);
+    }
+
+    [Fact]
     public void Writing_a_model_leaves_exactly_the_file_with_the_built_bytes()
     {
         var directory = Directory.CreateTempSubdirectory("zoo-test-");
@@ -105,6 +126,22 @@ public class ModelZooTests
             Assert.Equal(ModelZoo.Build("squeezenet").ToByteArray(), File.ReadAllBytes(path));
             Assert.Equal(written.FileBytes, new FileInfo(path).Length);
             Assert.Equal([path], Directory.GetFiles(Path.GetDirectoryName(path)!));
+        }
+        finally
+        {
+            directory.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Writing_the_pretrained_resnet18_copies_the_restored_file()
+    {
+        var directory = Directory.CreateTempSubdirectory("zoo-test-");
+        try
+        {
+            var written = ModelZoo.Write(ModelZoo.PretrainedResNet18, Path.Combine(directory.FullName, "resnet18-imagenet.onnx"));
+
+            Assert.Equal(File.ReadAllBytes(ModelZoo.PretrainedResNet18Path), File.ReadAllBytes(written.Path));
         }
         finally
         {
