@@ -53,7 +53,7 @@ public sealed class OnnxModel
             .Select(ToModelInput)];
         OutputNames = [.. graph.Output.Select(o => o.Name)];
 
-        Nodes = TopologicalOrder(compute);
+        Nodes = WithoutDeadNodes(TopologicalOrder(compute));
         _nodeInputs = new List<string>[Nodes.Count];
         IndexTensors();
         ElementTypes = ElementTypeInference.Infer(this);
@@ -301,6 +301,29 @@ public sealed class OnnxModel
             }
         }
         return ordered;
+    }
+
+    /// <summary>Nodes that contribute to no output: ONNX Runtime drops them, and a partition of only those would have no outputs.</summary>
+    public int DeadNodeCount { get; private set; }
+
+    private List<NodeProto> WithoutDeadNodes(List<NodeProto> ordered)
+    {
+        var needed = new HashSet<string>(OutputNames, StringComparer.Ordinal);
+        var keep = new bool[ordered.Count];
+        for (var i = ordered.Count - 1; i >= 0; i--)
+        {
+            var node = ordered[i];
+            if (!node.Output.Any(needed.Contains))
+            {
+                continue;
+            }
+            keep[i] = true;
+            needed.UnionWith(node.Input.Where(n => n.Length > 0));
+            needed.UnionWith(node.Attribute.SelectMany(SubgraphsOf).SelectMany(OuterScopeNames));
+        }
+        var live = ordered.Where((_, i) => keep[i]).ToList();
+        DeadNodeCount = ordered.Count - live.Count;
+        return live;
     }
 
     internal static IEnumerable<GraphProto> SubgraphsOf(AttributeProto attr)

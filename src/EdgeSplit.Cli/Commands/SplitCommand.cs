@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
@@ -19,9 +20,13 @@ internal static class SplitCommand
         var command = new Command("split", "Cut a model into standalone ONNX partitions at the given cuts.") { model, at, output, inputShape, json };
         CommandRunner.SetAction(command, (parse, cancellation) =>
         {
-            var onnx = ModelOptions.Load(parse.GetValue(model)!);
             var cuts = ParseCuts(parse.GetValue(at)!);
+            var started = Stopwatch.GetTimestamp();
+            var onnx = ModelOptions.Load(parse.GetValue(model)!);
+            var parseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            started = Stopwatch.GetTimestamp();
             var partitions = SplitWithTypes(onnx, cuts, parse.GetValue(inputShape));
+            var extractMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
             using var folder = new OutputDirectory(parse.GetValue(output)!);
             var entries = new List<object>();
@@ -49,7 +54,7 @@ internal static class SplitCommand
 
             if (parse.GetValue(json))
             {
-                Terminal.WriteJson(new { Out = folder.Target, plan.Model, plan.Cuts, Partitions = entries });
+                Terminal.WriteJson(new { Out = folder.Target, plan.Model, plan.Cuts, ParseMs = parseMs, ExtractMs = extractMs, Partitions = entries });
                 return Task.FromResult(ExitCodes.Ok);
             }
             var table = new Table().Border(TableBorder.Rounded).AddColumns("file", "nodes", "inputs", "outputs", "size");
@@ -63,7 +68,9 @@ internal static class SplitCommand
                     Terminal.Bytes(p.OnnxBytes.LongLength));
             }
             Terminal.Out.Write(table);
-            Terminal.Out.MarkupLine($"wrote {partitions.Count} partitions and plan.json to [bold]{Markup.Escape(folder.Target)}[/]");
+            Terminal.Out.MarkupLine(
+                $"wrote {partitions.Count} partitions and plan.json to [bold]{Markup.Escape(folder.Target)}[/] " +
+                $"(parsed in {parseMs.ToString("F1", CultureInfo.InvariantCulture)} ms, extracted in {extractMs.ToString("F1", CultureInfo.InvariantCulture)} ms, measured with a stopwatch in this run)");
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
