@@ -5,7 +5,6 @@ using EdgeSplit.Planning;
 using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
 using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgeSplit.Cluster.Tests;
 
@@ -35,9 +34,8 @@ internal sealed class TestCluster : IAsyncDisposable
                     ConfigureLogging = Logging,
                 }));
             }
-            var partitions = new HandPartitioner(model);
-            var served = new ServedModel("test", partitions.NodeCount,
-                [new ModelInputSpec("x", TensorElementType.Float, [1, TestModels.Channels, TestModels.Size, TestModels.Size])], ["y"], partitions);
+            // The real Graph partitioner behind the coordinator, as 'edgesplit serve' uses it.
+            var served = OnnxServing.Create(Graph.OnnxModel.Parse(model, "test"), "test");
             IPlanSource source = cuts is null ? new EvenComputePlanSource() : new FixedCutsPlanSource(cuts);
             cluster.Coordinator = await CoordinatorHost.StartAsync(served,
                 [.. cluster.Agents.Select(a => new AgentEndpoint(a.Name, a.Address))], source,

@@ -14,6 +14,7 @@ internal static class CommandCatalog
         yield return VerifyCommand.Create();
         yield return RunCommand.Create();
         yield return AgentCommand.Create();
+        yield return ServeCommand.Create();
         yield return InferCommand.Create();
     }
 }

@@ -165,7 +165,9 @@ internal static class InferCommand
         }
     }
 
-    private static long[] ConcreteShape(ModelInputSpec spec) => [.. spec.Shape.Select(d => d ?? 1L)];
+    private static long[] ConcreteShape(ModelInputSpec spec) => spec.Shape is null
+        ? throw new BadInputException($"input '{spec.Name}' has no declared shape, so no request can be built for it")
+        : [.. spec.Shape.Select(d => d ?? 1L)];
 
     private static IReadOnlyList<WireTensor> RandomInputs(IReadOnlyList<ModelInputSpec> specs, int seed)
     {
@@ -188,34 +190,12 @@ internal static class InferCommand
 
     private static Func<int, IReadOnlyList<WireTensor>> LoadImage(FileInfo file, IReadOnlyList<ModelInputSpec> specs)
     {
-        if (specs.Count != 1 || specs[0].Shape.Count != 4 || specs[0].ElementType != TensorElementType.Float)
+        if (specs.Count != 1)
         {
-            throw new BadInputException("--input IMAGE needs a model with one float NCHW input; use --random");
+            throw new BadInputException($"the model takes {specs.Count} inputs; --input IMAGE needs exactly one, use --random");
         }
-        if (!file.Exists)
-        {
-            throw new BadInputException($"image '{file.FullName}' does not exist");
-        }
-        var shape = ConcreteShape(specs[0]);
-        var (channels, height, width) = ((int)shape[1], (int)shape[2], (int)shape[3]);
-        using var decoded = SkiaSharp.SKBitmap.Decode(file.FullName) ?? throw new BadInputException($"'{file.Name}' is not an image SkiaSharp can decode (PNG, JPEG, ...)");
-        using var resized = decoded.Resize(new SkiaSharp.SKImageInfo(width, height), new SkiaSharp.SKSamplingOptions(SkiaSharp.SKFilterMode.Linear))
-            ?? throw new BadInputException($"cannot resize '{file.Name}' to {width}x{height}");
-        float[] mean = [0.485f, 0.456f, 0.406f], std = [0.229f, 0.224f, 0.225f];
-        var values = new float[channels * height * width];
-        for (var y = 0; y < height; y++)
-        {
-            for (var x = 0; x < width; x++)
-            {
-                var pixel = resized.GetPixel(x, y);
-                float[] rgb = [pixel.Red / 255f, pixel.Green / 255f, pixel.Blue / 255f];
-                for (var c = 0; c < channels; c++)
-                {
-                    values[(c * height * width) + (y * width) + x] = (rgb[c % 3] - mean[c % 3]) / std[c % 3];
-                }
-            }
-        }
-        var tensor = WireTensor.FromFloats(specs[0].Name, shape, values);
+        var image = ImageInput.Load(file.FullName, specs[0].Name, ConcreteShape(specs[0]));
+        var tensor = new WireTensor(image.Name, image.ElementType, image.Shape, image.Data);
         return _ => [tensor];
     }
 }

@@ -51,7 +51,7 @@ public sealed class ClusterClient : IDisposable
             [.. s.Switches.Select(w => new PlanSwitch(w.FromVersion, w.ToVersion, TimeSpan.FromMilliseconds(w.SwitchMs), w.Reason, DateTimeOffset.FromUnixTimeMilliseconds(w.UnixMs)))],
             string.IsNullOrEmpty(s.Unavailable) ? null : s.Unavailable,
             s.Model,
-            [.. s.Inputs.Select(i => new ModelInputSpec(i.Name, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)i.ElementType, [.. i.Shape.Select(d => d < 0 ? (long?)null : d)]))],
+            [.. s.Inputs.Select(i => new ModelInputSpec(i.Name, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)i.ElementType, i.ShapeUnknown ? null : [.. i.Shape.Select(d => d < 0 ? (long?)null : d)]))],
             [.. s.OutputNames]);
     }
 

@@ -200,12 +200,12 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             var tensor = inputs.FirstOrDefault(t => t.Name == spec.Name)
                 ?? throw new RpcException(new Status(StatusCode.InvalidArgument, $"input '{spec.Name}' is missing; the model takes [{string.Join(", ", _model.Inputs.Select(i => i.Name))}]"));
-            var fits = tensor.ElementType == spec.ElementType && tensor.Shape.Length == spec.Shape.Count
-                && spec.Shape.Zip(tensor.Shape).All(p => p.First is null || p.First == p.Second);
+            var fits = tensor.ElementType == spec.ElementType && (spec.Shape is null
+                || (tensor.Shape.Length == spec.Shape.Count && spec.Shape.Zip(tensor.Shape).All(p => p.First is null || p.First == p.Second)));
             if (!fits || tensor.Compression != FeatureMapCompression.None)
             {
                 throw new RpcException(new Status(StatusCode.InvalidArgument,
-                    $"input '{spec.Name}' is {tensor.ElementType}[{string.Join(',', tensor.Shape)}], the model wants {spec.ElementType}[{string.Join(',', spec.Shape.Select(d => d?.ToString() ?? "?"))}]"));
+                    $"input '{spec.Name}' is {tensor.ElementType}[{string.Join(',', tensor.Shape)}], the model wants {spec.ElementType}[{string.Join(',', (spec.Shape ?? []).Select(d => d?.ToString() ?? "?"))}]"));
             }
         }
         if (inputs.Count != _model.Inputs.Count)

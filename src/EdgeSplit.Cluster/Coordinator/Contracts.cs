@@ -8,8 +8,8 @@ namespace EdgeSplit.Cluster.Coordinator;
 /// <summary>An agent the coordinator may use: its device name and <c>host:port</c>.</summary>
 public sealed record AgentEndpoint(string Name, string Address);
 
-/// <summary>One model input as the coordinator checks requests against it (null dims are symbolic).</summary>
-public sealed record ModelInputSpec(string Name, TensorElementType ElementType, IReadOnlyList<long?> Shape);
+/// <summary>One model input as the coordinator checks requests against it (null dims are symbolic, a null shape unknown).</summary>
+public sealed record ModelInputSpec(string Name, TensorElementType ElementType, IReadOnlyList<long?>? Shape);
 
 /// <summary>
 /// The standalone ONNX model of one plan stage, with the tensors it consumes from what it receives

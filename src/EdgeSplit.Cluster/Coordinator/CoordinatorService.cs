@@ -64,7 +64,8 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
         {
             Name = i.Name,
             ElementType = (int)i.ElementType,
-            Shape = { i.Shape.Select(d => d ?? -1) },
+            Shape = { (i.Shape ?? []).Select(d => d ?? -1) },
+            ShapeUnknown = i.Shape is null,
         }));
         if (status.Plan is not null)
         {
