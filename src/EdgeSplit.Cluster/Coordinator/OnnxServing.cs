@@ -52,8 +52,9 @@ public static class OnnxServing
         try
         {
             using var options = OrtSessions.CreateOptions(threads, optimize: false);
-            options.EnableProfiling = true;
+            // The prefix must be set first: enabling profiling reads it at that moment.
             options.ProfileOutputPathPrefix = Path.Combine(directory.FullName, "profile");
+            options.EnableProfiling = true;
             using var session = new InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(copy), options);
             var inputs = session.InputMetadata.Select(kv =>
             {
@@ -76,7 +77,7 @@ public static class OnnxServing
             }
             var path = session.EndProfiling();
             var totals = new Dictionary<string, List<double>>(StringComparer.Ordinal);
-            using (var document = JsonDocument.Parse(File.ReadAllBytes(Path.IsPathRooted(path) ? path : Path.Combine(directory.FullName, Path.GetFileName(path)))))
+            using (var document = JsonDocument.Parse(File.ReadAllBytes(Path.GetFullPath(path))))
             {
                 foreach (var e in document.RootElement.EnumerateArray())
                 {

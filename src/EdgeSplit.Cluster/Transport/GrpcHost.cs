@@ -32,6 +32,8 @@ internal static class GrpcHost
             kestrel.Limits.Http2.InitialConnectionWindowSize = WireLimits.ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = WireLimits.StreamWindowBytes;
             kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            // Fewer, larger DATA frames for multi-MB tensors when the peer accepts them.
+            kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.AddServerHeader = false;
         });
         builder.Services.AddGrpc(o =>
