@@ -71,7 +71,10 @@ internal sealed class AgentCore : IAsyncDisposable
                     {
                         continue;
                     }
-                    throw new RpcException(new Status(StatusCode.AlreadyExists, $"v{version} hop {spec.Hop} is already deployed differently on {Name}; plan versions are immutable, use a new version"));
+                    // A restarted coordinator numbers its plans from 1 again: its word replaces the dead one's.
+                    Logger.LogWarning("{Name}: v{Version} hop {Hop} is redeployed with a different partition or route; replacing it", Name, version, spec.Hop);
+                    _hops.TryRemove((version, spec.Hop), out _);
+                    await existing.DrainAsync(TimeSpan.Zero);
                 }
                 Microsoft.ML.OnnxRuntime.InferenceSession? session = null;
                 if (spec.PartitionSha256 is not null)
