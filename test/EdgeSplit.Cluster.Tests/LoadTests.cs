@@ -71,6 +71,27 @@ public sealed class LoadTests
     }
 
     [Fact]
+    public async Task Agent_that_stops_answering_mid_load_is_routed_around_and_nothing_is_lost()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], attemptTimeout: TimeSpan.FromSeconds(2));
+        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
+        {
+            if (done == 50)
+            {
+                // In-process stand-in for a stopped process: connections stay open, nothing answers.
+                cluster.Agents[2].Freeze();
+            }
+        });
+        Assert.Empty(run.Failures);
+        Assert.Equal(Requests, run.Results.Count);
+        var status = cluster.Coordinator!.Status();
+        Assert.DoesNotContain("dev2", status.Plan!.Stages.Select(s => s.Device));
+        Assert.True(status.Retried > 0);
+        cluster.Agents[2].Thaw();
+    }
+
+    [Fact]
     public async Task With_no_agent_left_infer_fails_fast_with_a_clear_status()
     {
         var model = TestModels.Residual();

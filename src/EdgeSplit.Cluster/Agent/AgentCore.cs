@@ -56,6 +56,22 @@ internal sealed class AgentCore : IAsyncDisposable
 
     public void CountDropped() => Interlocked.Increment(ref _dropped);
 
+    private volatile TaskCompletionSource _unfrozen = Completed();
+
+    /// <summary>Completes when the agent answers calls (always, unless frozen for a test).</summary>
+    public Task Unfrozen => _unfrozen.Task;
+
+    public void Freeze() => _unfrozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Thaw() => _unfrozen.TrySetResult();
+
+    private static TaskCompletionSource Completed()
+    {
+        var done = new TaskCompletionSource();
+        done.SetResult();
+        return done;
+    }
+
     /// <summary>Installs and warms this agent's hops of a version; returns the warm-up time.</summary>
     public async Task<TimeSpan> DeployAsync(long version, IReadOnlyList<HopSpec> hops)
     {
@@ -171,6 +187,7 @@ internal sealed class AgentCore : IAsyncDisposable
         {
             return;
         }
+        Thaw();
         foreach (var hop in _hops.Values)
         {
             await hop.DisposeAsync();

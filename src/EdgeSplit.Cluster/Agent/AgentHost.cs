@@ -44,7 +44,16 @@ public sealed class AgentHost : IAsyncDisposable
         AgentCore? core = null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => core = new AgentCore(options, sp.GetService<ILoggerFactory>()?.CreateLogger("agent." + options.Name) ?? NullLogger.Instance)),
-            app => app.MapGrpcService<AgentService>());
+            app =>
+            {
+                // Frozen: calls are accepted but never answered, as from a stopped process (SIGSTOP).
+                app.Use(async (context, next) =>
+                {
+                    await core!.Unfrozen.WaitAsync(context.RequestAborted);
+                    await next(context);
+                });
+                app.MapGrpcService<AgentService>();
+            });
         core = app.Services.GetRequiredService<AgentCore>();
         await app.StartAsync(ct);
         var address = GrpcHost.BoundAddress(app);
@@ -54,6 +63,14 @@ public sealed class AgentHost : IAsyncDisposable
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled.</summary>
     public Task WaitAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);
+
+    /// <summary>
+    /// Stops answering without closing connections, like a stopped process (tests: a device that
+    /// hangs). <see cref="Thaw"/> resumes.
+    /// </summary>
+    internal void Freeze() => _core.Freeze();
+
+    internal void Thaw() => _core.Thaw();
 
     /// <summary>Stops abruptly (tests: a device that dies).</summary>
     public async Task KillAsync()
