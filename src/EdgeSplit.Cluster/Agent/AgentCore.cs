@@ -154,8 +154,7 @@ internal sealed class AgentCore : IAsyncDisposable
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, "a tensor name appears twice"));
         }
-        var produced = runtime.Spec.PartitionSha256 is null ? [] : Store.Session(runtime.Spec.PartitionSha256).OutputNames.ToHashSet(StringComparer.Ordinal);
-        var missing = runtime.Spec.Inputs.Concat(runtime.Spec.Forwards.Where(f => !produced.Contains(f))).Where(n => !names.Contains(n)).Distinct().ToList();
+        var missing = runtime.Required.Where(n => !names.Contains(n)).ToList();
         if (missing.Count > 0)
         {
             throw new RpcException(new Status(StatusCode.InvalidArgument, $"hop {hop} of v{version} needs tensors [{string.Join(',', missing)}] that the request lacks"));

@@ -45,6 +45,7 @@ internal sealed class HopRuntime : IAsyncDisposable
         Spec = spec;
         _session = session;
         _outputNames = session is null ? [] : [.. session.OutputNames];
+        Required = [.. spec.Inputs.Concat(spec.Forwards.Where(f => !_outputNames.Contains(f))).Distinct()];
         _inbox = Channel.CreateBounded<StageWork>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         _computeLoop = Task.Run(ComputeLoopAsync);
@@ -52,6 +53,9 @@ internal sealed class HopRuntime : IAsyncDisposable
     }
 
     public HopSpec Spec { get; }
+
+    /// <summary>Tensors a request must bring: the session's inputs and what is forwarded unchanged.</summary>
+    public IReadOnlyList<string> Required { get; }
 
     public int Queued => _inbox.Reader.Count + _outbox.Reader.Count;
 
