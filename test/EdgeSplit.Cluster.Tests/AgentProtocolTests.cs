@@ -133,9 +133,16 @@ public sealed class AgentProtocolTests
     }
 
     [Fact]
-    public async Task Metrics_stream_reports_the_device_and_labels_power_estimated()
+    public async Task Metrics_stream_reports_the_device_and_labels_model_power_estimated_when_no_sensor_exists()
     {
-        await using var host = await AgentHost.StartAsync(new AgentOptions("m") { CacheDirectory = Directory.CreateTempSubdirectory().FullName });
+        // An empty sysfs root: no RAPL or hwmon sensor, so power must come from the model, labelled estimated.
+        var noSensors = Directory.CreateTempSubdirectory("edgesplit-sys-").FullName;
+        var model = new Cluster.Monitoring.PowerModel(IdlePowerW: 3, PeakPowerW: 7, EnergyPerByteNj: 0);
+        await using var host = await AgentHost.StartAsync(new AgentOptions("m")
+        {
+            CacheDirectory = Directory.CreateTempSubdirectory().FullName,
+            Monitoring = new Cluster.Monitoring.ResourceMonitorOptions { SysRoot = noSensors, PowerModel = model },
+        });
         var (channel, invoker) = GrpcChannels.Open(host.Address, null);
         using var _ = channel;
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
@@ -151,6 +158,7 @@ public sealed class AgentProtocolTests
         Assert.True(last.ProcessRssBytes > 0);
         Assert.Equal(Environment.ProcessorCount, last.CpuPerCore.Count);
         Assert.True(last.PowerEstimated);
+        Assert.InRange(last.PowerW, 3, 7);
         Assert.True(last.Links.Single().RttMs > 0);
     }
 

@@ -26,7 +26,12 @@ internal sealed class AgentCore : IAsyncDisposable
         Logger = logger;
         Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads);
         Channels = new GrpcChannels(options.Token, options.MaxMessageBytes);
+        Monitor = new Monitoring.ResourceMonitor(options.Monitoring with { Interval = TimeSpan.FromSeconds(1) });
+        Monitor.Start();
     }
+
+    /// <summary>Background 1 s samples, for Ping's free memory (Metrics streams sample on their own).</summary>
+    public Monitoring.ResourceMonitor Monitor { get; }
 
     public AgentOptions Options { get; }
 
@@ -194,6 +199,7 @@ internal sealed class AgentCore : IAsyncDisposable
         _hops.Clear();
         Store.Dispose();
         Channels.Dispose();
+        await Monitor.DisposeAsync();
         _deployLock.Dispose();
     }
 

@@ -27,6 +27,15 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
+    /// <summary>
+    /// How the agent samples its device (the testbed sets emulated cores and the profile's power
+    /// model); default: this host, with a generic board power model when no sensor exists (estimated).
+    /// </summary>
+    public Monitoring.ResourceMonitorOptions Monitoring { get; init; } = new() { PowerModel = GenericBoardPower };
+
+    /// <summary>Fallback power model of a Raspberry-Pi-class board; its readings are labelled estimated.</summary>
+    public static Monitoring.PowerModel GenericBoardPower { get; } = new(IdlePowerW: 2.7, PeakPowerW: 6.4, EnergyPerByteNj: 5);
+
     internal string ResolveCacheDirectory() =>
         CacheDirectory ?? Path.Combine(Path.GetTempPath(), "edgesplit-cache", string.Concat(Name.Split(Path.GetInvalidFileNameChars())));
 }

@@ -48,13 +48,14 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
     }
 
     public override Task<Proto.PingReply> Ping(Proto.PingRequest request, ServerCallContext context) =>
-        Task.FromResult(new Proto.PingReply { Name = core.Name, MemoryAvailableBytes = ProcDeviceMetrics.MemoryAvailableBytes(), Queued = core.Queued });
+        Task.FromResult(new Proto.PingReply { Name = core.Name, MemoryAvailableBytes = core.Monitor.Latest.UsableMemoryBytes, Queued = core.Queued });
 
     public override async Task Metrics(Proto.MetricsRequest request, IServerStreamWriter<Proto.DeviceMetrics> responseStream, ServerCallContext context)
     {
         var interval = TimeSpan.FromMilliseconds(Math.Clamp(request.IntervalMs <= 0 ? 1000 : request.IntervalMs, 50, 60_000));
-        var source = new ProcDeviceMetrics();
-        source.SampleCpu();
+        // Its own monitor, so utilisations are over this stream's interval.
+        await using var monitor = new Monitoring.ResourceMonitor(core.Options.Monitoring);
+        var deviceCores = core.Options.Monitoring.EmulatedCpuCores ?? Environment.ProcessorCount;
         var ct = context.CancellationToken;
         while (!ct.IsCancellationRequested)
         {
@@ -63,7 +64,7 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
             {
                 links.Add(new LinkSample(peer, await PingMsAsync(peer, ct), 0));
             }
-            var sample = source.Sample(core.Name, core.Queued, core.Executed, links);
+            var sample = DeviceSample.From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
             await responseStream.WriteAsync(ToProto(sample), ct);
             try
             {
