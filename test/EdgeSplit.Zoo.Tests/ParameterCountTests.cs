@@ -1,3 +1,4 @@
+using EdgeSplit.Graph;
 using Onnx;
 
 namespace EdgeSplit.Zoo.Tests;

@@ -1,6 +1,6 @@
 using Onnx;
 
-namespace EdgeSplit.Zoo;
+namespace EdgeSplit.Graph;
 
 /// <summary>
 /// Counts a model's parameters the way PyTorch's <c>sum(p.numel() for p in model.parameters())</c>
@@ -33,7 +33,10 @@ public static class ParameterCounter
     };
 
     /// <summary>The number of learned parameters in <paramref name="model"/> (rule in the type summary).</summary>
-    public static long Count(ModelProto model)
+    public static long Count(ModelProto model) => Parameters(model).Values.Sum();
+
+    /// <summary>Each initializer that is a parameter, with its element count (rule in the type summary).</summary>
+    public static IReadOnlyDictionary<string, long> Parameters(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         var graph = model.Graph ?? throw new ArgumentException("The model has no graph.", nameof(model));
@@ -67,7 +70,7 @@ public static class ParameterCounter
             }
         }
 
-        long total = 0;
+        var parameters = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var name in consumed)
         {
             var tensor = initializers[name];
@@ -78,10 +81,10 @@ public static class ParameterCounter
             var elements = ElementCount(tensor);
             if (elements > 1 || atWeightSlot.Contains(name))
             {
-                total += elements;
+                parameters[name] = elements;
             }
         }
-        return total;
+        return parameters;
     }
 
     private static long ElementCount(TensorProto tensor)
