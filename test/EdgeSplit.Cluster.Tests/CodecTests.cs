@@ -32,6 +32,20 @@ public sealed class CodecTests
     }
 
     [Fact]
+    public void Tensor_round_trip_compresses_floats_and_leaves_other_types_exact()
+    {
+        var floats = new Runtime.TensorData("f", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float, [3], System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { 0.1f, -2.5f, 7f }.AsSpan()).ToArray());
+        var longs = new Runtime.TensorData("i", Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64, [2], System.Runtime.InteropServices.MemoryMarshal.AsBytes(new[] { 1L, 123456789L }.AsSpan()).ToArray());
+        var roundTripped = FeatureMapCodec.RoundTrip(floats, FeatureMapCompression.Int8);
+        var before = floats.ToDoubles();
+        var after = roundTripped.ToDoubles();
+        Assert.Equal(floats.Shape, roundTripped.Shape);
+        Assert.NotEqual(before, after);
+        Assert.All(before.Zip(after), p => Assert.True(Math.Abs(p.First - p.Second) <= 9.5 / 255 / 2 + 1e-6));
+        Assert.Same(longs, FeatureMapCodec.RoundTrip(longs, FeatureMapCompression.Int8));
+    }
+
+    [Fact]
     public void Constant_and_empty_tensors_survive_int8()
     {
         Assert.All(FeatureMapCodec.RoundTrip([3.5f, 3.5f, 3.5f], FeatureMapCompression.Int8), v => Assert.Equal(3.5f, v, 1e-5f));

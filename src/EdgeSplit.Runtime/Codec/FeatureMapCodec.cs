@@ -115,6 +115,21 @@ public static class FeatureMapCodec
         return decoded;
     }
 
+    /// <summary>
+    /// <paramref name="tensor"/> as the next device sees it after crossing the wire compressed: float
+    /// tensors round-trip through the codec, other types travel exact and come back unchanged.
+    /// This is what <c>verify --compress</c> applies to every tensor crossing a cut.
+    /// </summary>
+    public static TensorData RoundTrip(TensorData tensor, FeatureMapCompression compression)
+    {
+        if (compression == FeatureMapCompression.None || tensor.ElementType != Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float)
+        {
+            return tensor;
+        }
+        var decoded = RoundTrip(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(tensor.Data.Span), compression);
+        return tensor with { Data = System.Runtime.InteropServices.MemoryMarshal.AsBytes(decoded.AsSpan()).ToArray() };
+    }
+
     /// <summary>The error a round trip causes on <paramref name="values"/> (what <c>verify --compress</c> reports).</summary>
     public static CompressionError MeasureError(ReadOnlySpan<float> values, FeatureMapCompression compression)
     {
