@@ -166,11 +166,12 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             Delivery result;
             try
             {
-                result = await delivery.Task.WaitAsync(deadline - DateTimeOffset.UtcNow, ct);
+                var remaining = deadline - DateTimeOffset.UtcNow;
+                result = await delivery.Task.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, ct);
             }
             catch (TimeoutException)
             {
-                throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:F1} s on plan v{deployment.Plan.Version}", null, deployment.Plan.Version);
+                throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:F1} s on plan v{deployment.Plan.Version} (the last agent delivers to {ReplyAddress}; if agents cannot reach that address, set --advertise)", null, deployment.Plan.Version);
             }
             if (result.Error is not null)
             {
