@@ -48,7 +48,8 @@ internal sealed class HopRuntime : IAsyncDisposable
         Required = [.. spec.Inputs.Concat(spec.Forwards.Where(f => !_outputNames.Contains(f))).Distinct()];
         _inbox = Channel.CreateBounded<StageWork>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
-        _computeLoop = Task.Run(ComputeLoopAsync);
+        // ORT blocks its thread for the whole run: a dedicated thread keeps the pool free for gRPC I/O.
+        _computeLoop = Task.Factory.StartNew(ComputeLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         _sendLoop = Task.Run(SendLoopAsync);
     }
 
@@ -100,10 +101,14 @@ internal sealed class HopRuntime : IAsyncDisposable
         }
     }
 
-    private async Task ComputeLoopAsync()
+    private void ComputeLoop()
     {
-        await foreach (var work in _inbox.Reader.ReadAllAsync(CancellationToken.None))
+        while (_inbox.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
         {
+            if (!_inbox.Reader.TryRead(out var work))
+            {
+                continue;
+            }
             if (DateTimeOffset.UtcNow > work.Deadline)
             {
                 // The coordinator gave up on this attempt and retried it; computing it would only add load.
@@ -120,7 +125,12 @@ internal sealed class HopRuntime : IAsyncDisposable
                 _agent.Logger.LogWarning("v{Version} hop {Hop}: request {Id} failed: {Message}", Spec.Version, Spec.Hop, work.RequestId, ex.Message);
                 outgoing = new Outgoing(work, [], null, $"{_agent.Name} could not run v{Spec.Version} hop {Spec.Hop}: {ex.Message}", _agent.Name);
             }
-            await _outbox.Writer.WriteAsync(outgoing, CancellationToken.None);
+            var queued = _outbox.Writer.WriteAsync(outgoing, CancellationToken.None);
+            if (!queued.IsCompletedSuccessfully)
+            {
+                // The sender is behind: wait here, which in turn fills the inbox and slows the previous device.
+                queued.AsTask().GetAwaiter().GetResult();
+            }
         }
         _outbox.Writer.TryComplete();
     }
