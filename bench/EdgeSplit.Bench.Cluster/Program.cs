@@ -36,6 +36,14 @@ if (args.Contains("--probe"))
         }
         Console.WriteLine($"3.28 MB Execute round trip: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:F2} ms");
     }
+    var pings = new List<double>();
+    for (var i = 0; i < 200; i++)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await client.PingAsync(new EdgeSplit.Cluster.Protos.PingRequest());
+        pings.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+    Console.WriteLine($"empty Ping round trip: p50 {Percentile(pings, 0.5):F3} ms, p95 {Percentile(pings, 0.95):F3} ms (200 calls)");
     channel.Dispose();
     return;
 }
