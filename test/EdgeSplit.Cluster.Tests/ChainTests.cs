@@ -23,4 +23,22 @@ public sealed class ChainTests
         }
         Assert.All(cluster.Agents, a => Assert.True(a.Executed >= 5));
     }
+
+    [Fact]
+    public async Task A_plan_without_the_source_device_still_takes_requests_in_there_and_relays_them()
+    {
+        var model = TestModels.Inception();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [2]);
+        var coordinator = cluster.Coordinator!;
+        var nodes = Graph.OnnxModel.Parse(model, "inception").Nodes.Count;
+        // dev0 is the source (the camera) but runs nothing: it must forward the input to dev1.
+        await coordinator.SetPlanAsync(Reference.Chain(nodes, [4], "dev1", "dev2"));
+        var executedAtSource = cluster.Agents[0].Executed;
+        using var session = Reference.Session(model);
+        var input = Reference.Input(3);
+        var result = await coordinator.InferAsync([input]);
+        Assert.True(Reference.MaxAbsDiff(Reference.Monolithic(session, input), result.Outputs[0].ToFloats()) <= 1e-4);
+        Assert.Equal(executedAtSource, cluster.Agents[0].Executed);
+        Assert.Contains(2L, cluster.Agents[0].DeployedVersions);
+    }
 }
