@@ -10,7 +10,7 @@ internal static class Scenarios
     public static readonly PowerModel LaptopPower = new(8, 45, 1e-8, 1e-8);
 
     /// <summary>A CNN-like chain: early layers have large activations, late layers large weights.</summary>
-    public static SegmentProfile Chain(int nodes, double totalReferenceMs = 200, long inputBytes = 602_112, long outputBytes = 4_000)
+    public static SegmentProfile Chain(int nodes, double totalReferenceMs = 200, long inputBytes = 602_112, long outputBytes = 4_000, double shrinkPerNode = 0.92)
     {
         var ms = new double[nodes];
         var memory = new long[nodes];
@@ -20,20 +20,20 @@ internal static class Scenarios
             var x = (i + 0.5) / nodes;
             ms[i] = totalReferenceMs / nodes * (0.5 + x);
             memory[i] = (long)(200_000 + (4_000_000 * x * x));
-            if (i < nodes - 1) cuts[i] = (long)(inputBytes * 4 * Math.Pow(0.92, i) * (i % 3 == 1 ? 2 : 1)) + 4_000;
+            if (i < nodes - 1) cuts[i] = (long)(inputBytes * 4 * Math.Pow(shrinkPerNode, i) * (i % 3 == 1 ? 2 : 1)) + 4_000;
         }
         return new SegmentProfile(ms, memory, cuts, inputBytes, outputBytes);
     }
 
     /// <summary>A Pi (source), a Jetson and a laptop on a 100 Mbit/s LAN.</summary>
-    public static PlanningState EdgeTrio(int nodes = 30) => new(
+    public static PlanningState EdgeTrio(int nodes = 30, double shrinkPerNode = 0.92) => new(
         [
             new DeviceSpec("pi", 1, 1, 1L << 31, PiPower),
             new DeviceSpec("jetson", 2.5, 1, 1L << 31, JetsonPower),
             new DeviceSpec("laptop", 6, 1, 1L << 33, LaptopPower),
         ],
         PlanningState.FullMesh(["pi", "jetson", "laptop"], 12_500_000, 2),
-        Chain(nodes),
+        Chain(nodes, shrinkPerNode: shrinkPerNode),
         "pi");
 
     /// <summary>Random instances small enough for brute force: 1..6 nodes, 1..4 devices, some links missing.</summary>
