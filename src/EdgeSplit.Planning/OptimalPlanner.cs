@@ -8,8 +8,8 @@ namespace EdgeSplit.Planning;
 /// Additive objectives (latency, energy, weighted) are solved in one pass of
 /// O(nodes x devices^2 x 2^devices) with a sliding-window minimum over each stage's start (valid
 /// starts form a window because memory and time prefix sums only grow). Throughput (minimise the
-/// slowest stage) bisects a cap on every stage and hop with the same pass, then takes the
-/// lowest-latency plan at the best cap.
+/// slowest stage) bisects a cap on every stage and hop with the same pass, to within
+/// <see cref="ThroughputTolerance"/>, then takes the lowest-latency plan at the best cap.
 /// </summary>
 public sealed class OptimalPlanner(CostModel costModel) : IPlanner
 {
@@ -41,9 +41,9 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
             case ObjectiveKind.Throughput:
                 var best = Solve(t, 1, 0, double.PositiveInfinity);
                 if (best is null) return null;
-                double lo = 0, hi = Bottleneck(t, best.Stages);
-                // Each feasible probe drops hi to a real plan's bottleneck, so this converges fast.
-                for (var i = 0; i < 100 && hi - lo > (1e-9 * hi) + 1e-12; i++)
+                double lo = LowerBound(t), hi = Bottleneck(t, best.Stages);
+                // Each feasible probe drops hi to a real plan's bottleneck; stop within ThroughputTolerance.
+                for (var i = 0; i < 100 && hi - lo > (ThroughputTolerance * hi) + 1e-12; i++)
                 {
                     var mid = (lo + hi) / 2;
                     var probe = Solve(t, 1, 0, mid);
@@ -61,6 +61,22 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
             default:
                 throw new ArgumentOutOfRangeException(nameof(objective));
         }
+    }
+
+    /// <summary>Relative precision of the throughput objective's bisection (the bottleneck found is within this of the best).</summary>
+    public const double ThroughputTolerance = 1e-6;
+
+    /// <summary>No plan's bottleneck is below the slowest node on its fastest device (minus a hair, so bisection starts strictly below).</summary>
+    private static double LowerBound(CostTables t)
+    {
+        double bound = 0;
+        for (var i = 0; i < t.NodeCount; i++)
+        {
+            var fastest = double.PositiveInfinity;
+            for (var d = 0; d < t.DeviceCount; d++) fastest = Math.Min(fastest, t.ComputeMs(d, i, i));
+            bound = Math.Max(bound, fastest);
+        }
+        return bound * (1 - 1e-9);
     }
 
     /// <summary>The slowest stage or hop of a solution, with the same arithmetic as the DP's cap test.</summary>
@@ -85,19 +101,30 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     {
         int devices = t.DeviceCount, nodes = t.NodeCount, masks = 1 << devices, states = masks * devices;
         var weight = new double[devices];
-        for (var d = 0; d < devices; d++) weight[d] = wLatency + (wEnergy * t.ActiveJoulesPerMs[d]);
+        // A device whose budget holds the whole model and no cap: the window never shrinks, so a running minimum will do.
+        var unbounded = new bool[devices];
+        for (var d = 0; d < devices; d++)
+        {
+            weight[d] = wLatency + (wEnergy * t.ActiveJoulesPerMs[d]);
+            unbounded[d] = double.IsPositiveInfinity(capMs) && t.MemoryPrefix[nodes] <= t.MemoryBudget[d];
+        }
 
         var startCur = new double[states];
         var startNext = new double[states];
+        var runningMin = new double[states];
+        var runningArg = new int[states];
         var head = new int[states];
         var tail = new int[states];
-        var queueStart = ArrayPool<int>.Shared.Rent(states * nodes);
-        var queueValue = ArrayPool<double>.Shared.Rent(states * nodes);
+        var hop = new double[devices * devices];
+        var anyBounded = unbounded.Contains(false);
+        var queueStart = anyBounded ? ArrayPool<int>.Shared.Rent(states * nodes) : [];
+        var queueValue = anyBounded ? ArrayPool<double>.Shared.Rent(states * nodes) : [];
         var bestStart = ArrayPool<int>.Shared.Rent(states * nodes);
         var parent = ArrayPool<sbyte>.Shared.Rent(states * nodes);
         try
         {
             Array.Fill(startCur, double.PositiveInfinity);
+            Array.Fill(runningMin, double.PositiveInfinity);
             for (var d = 0; d < devices; d++)
             {
                 var up = t.TransferMs(t.Source, d, t.InputBytes);
@@ -109,48 +136,82 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
 
             var best = double.PositiveInfinity;
             var bestState = -1;
+            var all = masks - 1;
             for (var b = 0; b < nodes; b++)
             {
+                var last = b == nodes - 1;
+                // The cost of every hop after node b, computed once per node rather than per state.
+                for (var d = 0; d < devices; d++)
+                {
+                    for (var next = 0; next < devices; next++)
+                    {
+                        var to = last ? t.Source : next;
+                        var bytes = last ? t.OutputBytes : t.CutBytes[b];
+                        var ms = t.TransferMs(d, to, bytes);
+                        hop[(d * devices) + next] = double.IsFinite(ms) && ms <= capMs
+                            ? (wLatency * ms) + (wEnergy * t.TransferJoules(d, to, bytes))
+                            : double.PositiveInfinity;
+                    }
+                }
                 Array.Fill(startNext, double.PositiveInfinity);
                 var memoryEnd = t.MemoryPrefix[b + 1];
+                var row = b * states;
+                var nextRow = (b + 1) * states;
                 for (var mask = 1; mask < masks; mask++)
                 {
-                    for (var d = 0; d < devices; d++)
+                    for (var bits = mask; bits != 0; bits &= bits - 1)
                     {
-                        if ((mask & (1 << d)) == 0) continue;
+                        var d = System.Numerics.BitOperations.TrailingZeroCount(bits);
                         var st = (mask * devices) + d;
-                        var q = st * nodes;
                         var prefix = t.ComputePrefixMs[d];
-                        var h = head[st];
-                        var tl = tail[st];
                         var entering = startCur[st];
-                        if (entering < double.PositiveInfinity)
+                        double stageEnd;
+                        if (unbounded[d])
                         {
-                            // Monotone queue: a later start with a lower value makes earlier ones useless.
-                            var value = entering - (weight[d] * prefix[b]);
-                            while (tl > h && queueValue[q + tl - 1] >= value) tl--;
-                            queueStart[q + tl] = b;
-                            queueValue[q + tl] = value;
-                            tl++;
+                            if (entering < double.PositiveInfinity)
+                            {
+                                var value = entering - (weight[d] * prefix[b]);
+                                if (value < runningMin[st])
+                                {
+                                    runningMin[st] = value;
+                                    runningArg[st] = b;
+                                }
+                            }
+                            if (runningMin[st] == double.PositiveInfinity) continue;
+                            stageEnd = runningMin[st] + (weight[d] * prefix[b + 1]);
+                            bestStart[row + st] = runningArg[st];
                         }
-                        var budget = t.MemoryBudget[d];
-                        while (h < tl)
+                        else
                         {
-                            var a = queueStart[q + h];
-                            if (memoryEnd - t.MemoryPrefix[a] > budget || prefix[b + 1] - prefix[a] > capMs) h++;
-                            else break;
+                            var q = st * nodes;
+                            var h = head[st];
+                            var tl = tail[st];
+                            if (entering < double.PositiveInfinity)
+                            {
+                                // Monotone queue: a later start with a lower value makes earlier ones useless.
+                                var value = entering - (weight[d] * prefix[b]);
+                                while (tl > h && queueValue[q + tl - 1] >= value) tl--;
+                                queueStart[q + tl] = b;
+                                queueValue[q + tl] = value;
+                                tl++;
+                            }
+                            var budget = t.MemoryBudget[d];
+                            while (h < tl)
+                            {
+                                var a = queueStart[q + h];
+                                if (memoryEnd - t.MemoryPrefix[a] > budget || prefix[b + 1] - prefix[a] > capMs) h++;
+                                else break;
+                            }
+                            head[st] = h;
+                            tail[st] = tl;
+                            if (h == tl) continue;
+                            stageEnd = queueValue[q + h] + (weight[d] * prefix[b + 1]);
+                            bestStart[row + st] = queueStart[q + h];
                         }
-                        head[st] = h;
-                        tail[st] = tl;
-                        if (h == tl) continue;
 
-                        var stageEnd = queueValue[q + h] + (weight[d] * prefix[b + 1]);
-                        bestStart[(b * states) + st] = queueStart[q + h];
-                        if (b == nodes - 1)
+                        if (last)
                         {
-                            var back = t.TransferMs(d, t.Source, t.OutputBytes);
-                            if (!(double.IsFinite(back) && back <= capMs)) continue;
-                            var total = stageEnd + (wLatency * back) + (wEnergy * t.TransferJoules(d, t.Source, t.OutputBytes));
+                            var total = stageEnd + hop[d * devices];
                             if (total < best)
                             {
                                 best = total;
@@ -158,18 +219,15 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
                             }
                             continue;
                         }
-                        var bytes = t.CutBytes[b];
-                        for (var next = 0; next < devices; next++)
+                        for (var free = all & ~mask; free != 0; free &= free - 1)
                         {
-                            if ((mask & (1 << next)) != 0) continue;
-                            var ms = t.TransferMs(d, next, bytes);
-                            if (!(double.IsFinite(ms) && ms <= capMs)) continue;
-                            var value = stageEnd + (wLatency * ms) + (wEnergy * t.TransferJoules(d, next, bytes));
+                            var next = System.Numerics.BitOperations.TrailingZeroCount(free);
+                            var value = stageEnd + hop[(d * devices) + next];
                             var st2 = ((mask | (1 << next)) * devices) + next;
                             if (value < startNext[st2])
                             {
                                 startNext[st2] = value;
-                                parent[((b + 1) * states) + st2] = (sbyte)d;
+                                parent[nextRow + st2] = (sbyte)d;
                             }
                         }
                     }
@@ -197,8 +255,11 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(queueStart);
-            ArrayPool<double>.Shared.Return(queueValue);
+            if (anyBounded)
+            {
+                ArrayPool<int>.Shared.Return(queueStart);
+                ArrayPool<double>.Shared.Return(queueValue);
+            }
             ArrayPool<int>.Shared.Return(bestStart);
             ArrayPool<sbyte>.Shared.Return(parent);
         }
