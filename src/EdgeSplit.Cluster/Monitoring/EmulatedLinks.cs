@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EdgeSplit.Cluster.Monitoring;
+
+/// <summary>One emulated link as seen from the sending device.</summary>
+public sealed record EmulatedLink(
+    [property: JsonPropertyName("peer")] string Peer,
+    [property: JsonPropertyName("addresses")] IReadOnlyList<string> Addresses,
+    [property: JsonPropertyName("latency_ms")] double LatencyMs,
+    [property: JsonPropertyName("bandwidth_mbps")] double BandwidthMbps,
+    [property: JsonPropertyName("shaped_by_kernel")] bool ShapedByKernel);
+
+/// <summary>The file the testbed writes for each device; see <see cref="EmulatedLinks"/>.</summary>
+public sealed record EmulatedLinksFile(
+    [property: JsonPropertyName("device")] string Device,
+    [property: JsonPropertyName("cpu_slowdown")] double? CpuSlowdown,
+    [property: JsonPropertyName("links")] IReadOnlyList<EmulatedLink> Links);
+
+/// <summary>
+/// What an agent on an emulated device must do itself because the kernel cannot. This kernel has
+/// no <c>netem</c>, so one-way latency is added by the sender: call <see cref="BeforeSendAsync"/>
+/// before each transfer to a peer. Without root (loopback fallback) bandwidth is also paced here
+/// and CPU slowdown is emulated by <see cref="AfterComputeAsync"/>. The testbed passes the file's
+/// path in the <c>EDGESPLIT_EMULATED_LINKS</c> environment variable and rewrites it when a scenario
+/// changes a link; the file is re-read when it changes. On a real device there is no file and
+/// every call returns at once.
+/// </summary>
+public sealed class EmulatedLinks
+{
+    public const string EnvironmentVariable = "EDGESPLIT_EMULATED_LINKS";
+
+    private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
+    private readonly string path;
+    private readonly object gate = new();
+    private EmulatedLinksFile current;
+    private DateTime lastWrite;
+    private long lastCheck;
+
+    private EmulatedLinks(string path)
+    {
+        this.path = path;
+        current = Read(path);
+        lastWrite = File.GetLastWriteTimeUtc(path);
+        lastCheck = Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>The emulation for this process, or null on a real device (variable unset).</summary>
+    public static EmulatedLinks? FromEnvironment() =>
+        Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } path ? Open(path) : null;
+
+    public static EmulatedLinks Open(string path) => new(path);
+
+    public static void Write(string path, EmulatedLinksFile file)
+    {
+        // Write then rename, so a reader never sees half a file.
+        var temp = path + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(file));
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public EmulatedLinksFile Current
+    {
+        get
+        {
+            lock (gate)
+            {
+                if (Stopwatch.GetElapsedTime(lastCheck) >= RecheckEvery)
+                {
+                    lastCheck = Stopwatch.GetTimestamp();
+                    var write = File.GetLastWriteTimeUtc(path);
+                    if (write != lastWrite)
+                    {
+                        try
+                        {
+                            current = Read(path);
+                            lastWrite = write;
+                        }
+                        catch (Exception ex) when (ex is IOException or JsonException)
+                        {
+                            // A half-replaced file: keep the last good one and look again next time.
+                        }
+                    }
+                }
+                return current;
+            }
+        }
+    }
+
+    /// <summary>The link to a peer named by device name, host or host:port; null if not emulated.</summary>
+    public EmulatedLink? Find(string peer)
+    {
+        var host = peer;
+        if (Uri.TryCreate(peer, UriKind.Absolute, out var uri))
+        {
+            host = uri.Host;
+            peer = $"{uri.Host}:{uri.Port}";
+        }
+        foreach (var link in Current.Links)
+        {
+            if (link.Peer == peer || link.Addresses.Contains(peer) || link.Addresses.Contains(host))
+            {
+                return link;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Waits the link's one-way latency (and, when not shaped by the kernel, the time the bytes would take).</summary>
+    public Task BeforeSendAsync(string peer, long bytes, CancellationToken cancel)
+    {
+        if (Find(peer) is not { } link)
+        {
+            return Task.CompletedTask;
+        }
+        var ms = link.LatencyMs;
+        if (!link.ShapedByKernel && link.BandwidthMbps > 0)
+        {
+            ms += bytes * 8 / (link.BandwidthMbps * 1e6) * 1000;
+        }
+        return ms <= 0 ? Task.CompletedTask : Task.Delay(TimeSpan.FromMilliseconds(ms), cancel);
+    }
+
+    /// <summary>In the loopback fallback, stretches <paramref name="computeTime"/> by the device's slowdown.</summary>
+    public Task AfterComputeAsync(TimeSpan computeTime, CancellationToken cancel)
+    {
+        var slowdown = Current.CpuSlowdown ?? 1;
+        return slowdown <= 1 ? Task.CompletedTask : Task.Delay(computeTime * (slowdown - 1), cancel);
+    }
+
+    private static EmulatedLinksFile Read(string path) =>
+        JsonSerializer.Deserialize<EmulatedLinksFile>(File.ReadAllText(path)) ?? throw new JsonException($"{path} is empty");
+}

@@ -1,0 +1,100 @@
+using Prometheus;
+
+namespace EdgeSplit.Cluster.Monitoring;
+
+/// <summary>
+/// Exposes a device's samples as Prometheus gauges (prometheus-net). Register once, then an ASP.NET
+/// host maps them with <c>app.MapMetrics("/metrics")</c> (the default registry) or serves a custom
+/// registry itself. Power and energy carry an <c>estimated</c> label.
+/// </summary>
+public sealed class MonitorMetrics
+{
+    private readonly Gauge cpu;
+    private readonly Gauge core;
+    private readonly Gauge memoryAvailable;
+    private readonly Gauge memoryTotal;
+    private readonly Gauge cgroupLimit;
+    private readonly Gauge processCpu;
+    private readonly Gauge processRss;
+    private readonly Gauge received;
+    private readonly Gauge sent;
+    private readonly Gauge temperature;
+    private readonly Gauge power;
+    private readonly Gauge energy;
+    private readonly Gauge rtt;
+    private readonly Gauge bandwidth;
+    private readonly string device;
+
+    public MonitorMetrics(string device, CollectorRegistry? registry = null)
+    {
+        this.device = device;
+        var factory = Metrics.WithCustomRegistry(registry ?? Metrics.DefaultRegistry);
+        Gauge G(string name, string help, params string[] labels) =>
+            factory.CreateGauge(name, help, new GaugeConfiguration { LabelNames = ["device", .. labels] });
+        cpu = G("edgesplit_cpu_utilisation_ratio", "Host CPU busy fraction over the last sample interval (0..1).");
+        core = G("edgesplit_cpu_core_utilisation_ratio", "Per-core CPU busy fraction (0..1).", "core");
+        memoryAvailable = G("edgesplit_memory_available_bytes", "MemAvailable of the host.");
+        memoryTotal = G("edgesplit_memory_total_bytes", "MemTotal of the host.");
+        cgroupLimit = G("edgesplit_cgroup_memory_limit_bytes", "Memory limit of the process's cgroup (absent if unlimited).");
+        processCpu = G("edgesplit_process_cpu_cores", "CPU used by the agent process, in cores.");
+        processRss = G("edgesplit_process_resident_bytes", "Resident set size of the agent process.");
+        received = G("edgesplit_network_receive_bytes", "Bytes received on an interface since it came up.", "interface");
+        sent = G("edgesplit_network_transmit_bytes", "Bytes sent on an interface since it came up.", "interface");
+        temperature = G("edgesplit_temperature_celsius", "Hottest thermal zone.");
+        power = G("edgesplit_power_watts", "Device power; estimated=\"true\" when it comes from the power model, not a sensor.", "source", "estimated");
+        energy = G("edgesplit_energy_joules", "Energy since the monitor started; estimated=\"true\" when modelled.", "source", "estimated");
+        rtt = G("edgesplit_link_rtt_seconds", "Smoothed RTT to a peer.", "peer");
+        bandwidth = G("edgesplit_link_bandwidth_bytes_per_second", "Smoothed bandwidth to a peer, learned from transfers.", "peer");
+    }
+
+    /// <summary>Updates the gauges on every sample of <paramref name="monitor"/> (and once now).</summary>
+    public MonitorMetrics Follow(ResourceMonitor monitor, LinkEstimators? links = null)
+    {
+        Update(monitor.Latest, links?.All);
+        monitor.Sampled += s => Update(s, links?.All);
+        return this;
+    }
+
+    public void Update(ResourceSnapshot s, IReadOnlyList<LinkEstimate>? links = null)
+    {
+        cpu.WithLabels(device).Set(s.CpuUtilisation);
+        for (var i = 0; i < s.CoreUtilisation.Count; i++)
+        {
+            core.WithLabels(device, i.ToString(System.Globalization.CultureInfo.InvariantCulture)).Set(s.CoreUtilisation[i]);
+        }
+        memoryAvailable.WithLabels(device).Set(s.MemoryAvailableBytes);
+        memoryTotal.WithLabels(device).Set(s.MemoryTotalBytes);
+        if (s.CgroupMemoryLimitBytes is { } limit)
+        {
+            cgroupLimit.WithLabels(device).Set(limit);
+        }
+        processCpu.WithLabels(device).Set(s.ProcessCpuCores);
+        processRss.WithLabels(device).Set(s.ProcessRssBytes);
+        foreach (var i in s.Interfaces)
+        {
+            received.WithLabels(device, i.Name).Set(i.ReceivedBytes);
+            sent.WithLabels(device, i.Name).Set(i.SentBytes);
+        }
+        if (s.TemperatureCelsius is { } t)
+        {
+            temperature.WithLabels(device).Set(t);
+        }
+        if (s.Power is { } p)
+        {
+            var estimated = p.Estimated ? "true" : "false";
+            power.WithLabels(device, p.Source, estimated).Set(p.Watts);
+            energy.WithLabels(device, p.Source, estimated).Set(p.EnergyJoules);
+        }
+        foreach (var link in links ?? [])
+        {
+            if (link.RttMs is { } ms)
+            {
+                rtt.WithLabels(device, link.Peer).Set(ms / 1000);
+            }
+            if (link.BytesPerSecond is { } bps)
+            {
+                bandwidth.WithLabels(device, link.Peer).Set(bps);
+            }
+        }
+    }
+}
