@@ -84,7 +84,7 @@ internal static class Synthetic
             speeds[d] * (0.8 + (0.4 * random.NextDouble())),
             0.3 + (0.7 * random.NextDouble()),
             d % 3 == 0 ? 512L << 20 : 2L << 30,
-            new PowerModel(2 + (3 * random.NextDouble()), 6 + (30 * random.NextDouble()), 2e-8, 1.5e-8))).ToList();
+            new DevicePowerModel(2 + (3 * random.NextDouble()), 6 + (30 * random.NextDouble()), 2e-8, 1.5e-8))).ToList();
         var links = new List<LinkSpec>();
         foreach (var a in specs)
         {

@@ -4,12 +4,12 @@ namespace EdgeSplit.Planning;
 /// How a device draws power, for energy estimates (figures derived from it are "estimated").
 /// Compute energy is the power above idle while a stage runs; radio energy is charged per byte.
 /// </summary>
-public sealed record PowerModel(double IdleWatts, double PeakWatts, double SendJoulesPerByte, double ReceiveJoulesPerByte)
+public sealed record DevicePowerModel(double IdleWatts, double PeakWatts, double SendJoulesPerByte, double ReceiveJoulesPerByte)
 {
     /// <summary>Power the device draws above idle while it computes.</summary>
     public double ActiveWatts => Math.Max(0, PeakWatts - IdleWatts);
 
-    public static PowerModel None { get; } = new(0, 0, 0, 0);
+    public static DevicePowerModel None { get; } = new(0, 0, 0, 0);
 }
 
 /// <summary>
@@ -17,7 +17,7 @@ public sealed record PowerModel(double IdleWatts, double PeakWatts, double SendJ
 /// times (2 = twice as fast as the reference device); <paramref name="CpuAvailability"/> in (0, 1]
 /// is the share of its CPU that is free now, so compute stretches by 1 / availability.
 /// </summary>
-public sealed record DeviceSpec(string Name, double RelativeSpeed, double CpuAvailability, long MemoryBudgetBytes, PowerModel Power)
+public sealed record DeviceSpec(string Name, double RelativeSpeed, double CpuAvailability, long MemoryBudgetBytes, DevicePowerModel Power)
 {
     public DeviceSpec Validate()
     {

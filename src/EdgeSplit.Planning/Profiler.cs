@@ -52,8 +52,10 @@ public static class Profiler
     /// Splits <paramref name="model"/> at <paramref name="cuts"/> (ascending; empty = whole model),
     /// runs the partitions as a chain on <paramref name="inputs"/>, times each, and spreads each
     /// partition's median wall time over its nodes by ORT's per-node profile.
+    /// Pass measured element types (<see cref="CutProfiler.ElementTypes"/>) for models whose types static inference cannot know.
     /// </summary>
-    public static NodeTimingProfile Measure(OnnxModel model, IReadOnlyList<int> cuts, IReadOnlyList<TensorData> inputs, string deviceProfile, ProfilerOptions? options = null)
+    public static NodeTimingProfile Measure(OnnxModel model, IReadOnlyList<int> cuts, IReadOnlyList<TensorData> inputs, string deviceProfile, ProfilerOptions? options = null,
+        IReadOnlyDictionary<string, TensorProto.Types.DataType>? elementTypes = null)
     {
         options ??= new ProfilerOptions();
         ArgumentOutOfRangeException.ThrowIfLessThan(options.TimedRuns, 1);
@@ -61,7 +63,7 @@ public static class Profiler
         var nodeIndex = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < named.Nodes.Count; i++) nodeIndex[named.Nodes[i].Name] = i;
 
-        var partitions = new Partitioner(named).Split(cuts);
+        var partitions = new Partitioner(named, elementTypes).Split(cuts);
         var nodeMs = new double[named.Nodes.Count];
         var segments = new List<SegmentTiming>(partitions.Count);
         var carried = inputs.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -5,8 +5,8 @@ public class CostModelTests
     // Two devices, two nodes: every figure below follows from the definitions by hand.
     private static PlanningState Pair() => new(
         [
-            new DeviceSpec("src", 1, 1, 1000, new PowerModel(1, 3, 1e-6, 2e-6)),
-            new DeviceSpec("far", 4, 0.5, 1000, new PowerModel(2, 12, 3e-6, 4e-6)),
+            new DeviceSpec("src", 1, 1, 1000, new DevicePowerModel(1, 3, 1e-6, 2e-6)),
+            new DeviceSpec("far", 4, 0.5, 1000, new DevicePowerModel(2, 12, 3e-6, 4e-6)),
         ],
         [new LinkSpec("src", "far", 1_000_000, 5), new LinkSpec("far", "src", 500_000, 7)],
         new SegmentProfile([10, 40], [100, 200], [20_000], 50_000, 1_000),

@@ -5,9 +5,9 @@ namespace EdgeSplit.Planning.Tests;
 /// <summary>States the tests plan on: hand-built edge testbeds and random small instances.</summary>
 internal static class Scenarios
 {
-    public static readonly PowerModel PiPower = new(2.7, 6.4, 2e-8, 1.5e-8);
-    public static readonly PowerModel JetsonPower = new(1.5, 10, 1.5e-8, 1e-8);
-    public static readonly PowerModel LaptopPower = new(8, 45, 1e-8, 1e-8);
+    public static readonly DevicePowerModel PiPower = new(2.7, 6.4, 2e-8, 1.5e-8);
+    public static readonly DevicePowerModel JetsonPower = new(1.5, 10, 1.5e-8, 1e-8);
+    public static readonly DevicePowerModel LaptopPower = new(8, 45, 1e-8, 1e-8);
 
     /// <summary>A CNN-like chain: early layers have large activations, late layers large weights.</summary>
     public static SegmentProfile Chain(int nodes, double totalReferenceMs = 200, long inputBytes = 602_112, long outputBytes = 4_000, double shrinkPerNode = 0.92)
@@ -60,7 +60,7 @@ internal static class Scenarios
     {
         var names = Enumerable.Range(0, devices).Select(d => $"d{d}").ToArray();
         var deviceSpecs = names.Select((name, d) => new DeviceSpec(name, speed[d], cpu[d], budget[d],
-            new PowerModel(Math.Min(watts[2 * d], watts[(2 * d) + 1]), Math.Max(watts[2 * d], watts[(2 * d) + 1]), joulesPerByte[2 * d], joulesPerByte[(2 * d) + 1]))).ToList();
+            new DevicePowerModel(Math.Min(watts[2 * d], watts[(2 * d) + 1]), Math.Max(watts[2 * d], watts[(2 * d) + 1]), joulesPerByte[2 * d], joulesPerByte[(2 * d) + 1]))).ToList();
         var links = new List<LinkSpec>();
         for (var a = 0; a < devices; a++)
         {
