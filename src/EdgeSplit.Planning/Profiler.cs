@@ -93,7 +93,7 @@ public static class Profiler
                 var shares = new double[partition.LastNode - partition.FirstNode + 1];
                 foreach (var (name, us) in kernelUs)
                 {
-                    if (nodeIndex.TryGetValue(name, out var i) && i >= partition.FirstNode && i <= partition.LastNode) shares[i - partition.FirstNode] += us;
+                    if (NodeOf(name, nodeIndex) is { } i && i >= partition.FirstNode && i <= partition.LastNode) shares[i - partition.FirstNode] += us;
                 }
                 var total = shares.Sum();
                 for (var k = 0; k < shares.Length; k++)
@@ -116,16 +116,29 @@ public static class Profiler
         return new NodeTimingProfile(1, ModelSha256(model), deviceProfile, DateTimeOffset.UtcNow, options.IntraOpThreads, nodeMs, segments);
     }
 
+    /// <summary>The node a trace name belongs to; ORT may append suffixes such as <c>_nchwc</c> to names it rewrites.</summary>
+    private static int? NodeOf(string traceName, Dictionary<string, int> nodeIndex)
+    {
+        for (var name = traceName; name.Length > 0; name = name[..Math.Max(0, name.LastIndexOf('_'))])
+        {
+            if (nodeIndex.TryGetValue(name, out var i)) return i;
+        }
+        return null;
+    }
+
     /// <summary>Kernel time per node name (microseconds, summed over the profiled runs) from ORT's JSON trace.</summary>
     private static Dictionary<string, double> KernelTimes(Partition partition, IReadOnlyDictionary<string, TensorData> inputs, string scratch, ProfilerOptions options)
     {
         var times = new Dictionary<string, double>(StringComparer.Ordinal);
         if (options.ProfiledRuns <= 0) return times;
         string path;
-        using (var sessionOptions = OrtSessions.CreateOptions(options.IntraOpThreads))
+        // Unoptimised, so no node is fused away or renamed and every node gets its own kernel time;
+        // only the shares are used, the totals come from the optimised session's wall time.
+        using (var sessionOptions = OrtSessions.CreateOptions(options.IntraOpThreads, optimize: false))
         {
-            sessionOptions.EnableProfiling = true;
+            // The prefix first: setting EnableProfiling hands ORT the prefix current at that moment.
             sessionOptions.ProfileOutputPathPrefix = Path.Combine(scratch, $"p{partition.Index}");
+            sessionOptions.EnableProfiling = true;
             using var session = new InferenceSession(partition.OnnxBytes, sessionOptions);
             var values = session.InputNames.Select(n => inputs[n].ToOrtValue()).ToList();
             try
@@ -142,7 +155,9 @@ public static class Profiler
             }
             path = session.EndProfiling();
         }
-        using var trace = JsonDocument.Parse(File.ReadAllBytes(path));
+        var traceBytes = File.ReadAllBytes(path);
+        File.Delete(path);
+        using var trace = JsonDocument.Parse(traceBytes);
         foreach (var e in trace.RootElement.EnumerateArray())
         {
             if (!e.TryGetProperty("cat", out var cat) || cat.GetString() != "Node") continue;
