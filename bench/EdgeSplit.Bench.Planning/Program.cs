@@ -3,20 +3,33 @@ using System.Globalization;
 using EdgeSplit.Planning;
 
 // Planner decision times on synthetic chains shaped like real CNNs (costs per node, bytes per cut).
-// Usage: dotnet run -c Release --project bench/EdgeSplit.Bench.Planning [-- --repeats N]
-var repeats = args.Length == 2 && args[0] == "--repeats" ? int.Parse(args[1], CultureInfo.InvariantCulture) : 200;
+// Usage: dotnet run -c Release --project bench/EdgeSplit.Bench.Planning [-- [--repeats N] [--model mobilenetv2.onnx]]
+// With --model, the real model is profiled on this host (ORT) and planned over the same 5 devices too.
+string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+var repeats = Arg("--repeats") is { } r ? int.Parse(r, CultureInfo.InvariantCulture) : 200;
+var modelPath = Arg("--model");
 
 Console.WriteLine($"EdgeSplit planning benchmark: median of {repeats} runs after warm-up, wall clock per Plan() call (compile + solve);");
 Console.WriteLine("cpu ms/call = process CPU time over all runs / runs (less disturbed by other jobs waiting for the CPU than wall clock).");
 Console.WriteLine($"Machine: {Environment.ProcessorCount} logical CPUs, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}; shared with other jobs, so figures are noisy upper bounds.");
 Console.WriteLine();
-Console.WriteLine($"{"case",-44} {"planner",-8} {"objective",-10} {"median ms",10} {"p90 ms",9} {"min ms",9} {"cpu ms/call",11} {"alloc KB",9}  stages");
+Console.WriteLine($"{"case",-50} {"planner",-8} {"objective",-10} {"median ms",10} {"p90 ms",9} {"min ms",9} {"cpu ms/call",11} {"alloc KB",9}  stages");
 
-var cases = new (string Name, PlanningState State, double TargetMs)[]
+var cases = new List<(string Name, PlanningState State, double TargetMs)>
 {
     ("MobileNetV2-like, 150 cuts, 5 devices", Synthetic.State(151, 5, 300e6, 602_112, 4_000, seed: 1), 1),
     ("300 cuts, 8 devices", Synthetic.State(301, 8, 4e9, 602_112, 4_000, seed: 2), 10),
+    ("300 cuts, 8 devices, memory for 40 % each", Synthetic.TightMemory(Synthetic.State(301, 8, 4e9, 602_112, 4_000, seed: 2), 0.4), 10),
 };
+if (modelPath is not null)
+{
+    var model = EdgeSplit.Graph.OnnxModel.Load(modelPath);
+    var inputs = EdgeSplit.Runtime.RandomInputs.Create(model, EdgeSplit.Runtime.InputShapes.Resolve(model, null), seed: 1);
+    var cutSizes = EdgeSplit.Runtime.CutProfiler.Measure(model, inputs, 1, out var facts);
+    var timing = Profiler.Measure(model, [], inputs, "bench-host", new ProfilerOptions(), EdgeSplit.Runtime.CutProfiler.ElementTypes(facts));
+    var synthetic = Synthetic.State(model.Nodes.Count, 5, 300e6, 602_112, 4_000, seed: 1);
+    cases.Insert(1, ($"{Path.GetFileName(modelPath)} profiled, {model.Cuts.Count} cuts, 5 devices", synthetic with { Profile = Profiler.BuildSegmentProfile(model, timing, cutSizes, facts) }, 1));
+}
 foreach (var (name, state, target) in cases)
 {
     var model = new CostModel();
@@ -49,13 +62,20 @@ foreach (var (name, state, target) in cases)
         var verdict = planner.Name == "optimal" && objective.Kind == ObjectiveKind.Latency
             ? $"  (target < {target} ms: wall median {(median < target ? "met" : "missed")}, cpu {(cpuMsPerCall < target ? "met" : "missed")})"
             : "";
-        Console.WriteLine($"{name,-44} {planner.Name,-8} {objective.Kind,-10} {median,10:F3} {samples[(int)(samples.Length * 0.9)],9:F3} {samples[0],9:F3} {cpuMsPerCall,11:F3} {allocatedKb,9:F0}  {plan.Stages.Count}{verdict}");
+        Console.WriteLine($"{name,-50} {planner.Name,-8} {objective.Kind,-10} {median,10:F3} {samples[(int)(samples.Length * 0.9)],9:F3} {samples[0],9:F3} {cpuMsPerCall,11:F3} {allocatedKb,9:F0}  {plan.Stages.Count}{verdict}");
     }
 }
 
 /// <summary>Synthetic models and testbeds with realistic proportions.</summary>
 internal static class Synthetic
 {
+    /// <summary>Every device can hold only <paramref name="share"/> of the model, so the DP's memory windows bind.</summary>
+    public static PlanningState TightMemory(PlanningState state, double share)
+    {
+        var total = state.Profile.NodeMemoryBytes.Sum();
+        return state with { Devices = [.. state.Devices.Select(d => d with { MemoryBudgetBytes = (long)(total * share) })] };
+    }
+
     /// <summary>
     /// A chain of <paramref name="nodes"/> with <paramref name="flops"/> in total, activations that
     /// start above the input size and shrink with depth (the CNN pattern) with spikes inside

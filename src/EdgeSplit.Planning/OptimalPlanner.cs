@@ -64,7 +64,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     }
 
     /// <summary>Relative precision of the throughput objective's bisection (the bottleneck found is within this of the best).</summary>
-    public const double ThroughputTolerance = 1e-6;
+    public const double ThroughputTolerance = 1e-4;
 
     /// <summary>No plan's bottleneck is below the slowest node on its fastest device (minus a hair, so bisection starts strictly below).</summary>
     private static double LowerBound(CostTables t)

@@ -146,7 +146,7 @@ public class OptimalPlannerTests
             {
                 var greedy = model.Estimate(state, new GreedyPlanner(model).Plan(state, objective)).Value(objective);
                 var optimal = model.Estimate(state, new OptimalPlanner(model).Plan(state, objective)).Value(objective);
-                return optimal <= greedy + (1e-7 * Math.Abs(greedy)) + 1e-9;
+                return optimal <= greedy || Close(optimal, greedy);
             }
             catch (NoFeasiblePlanException)
             {
