@@ -59,7 +59,11 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<AdaptationReason, long> _counts = Enum.GetValues<AdaptationReason>().ToDictionary(r => r, _ => 0L);
+    private readonly Queue<AdaptationDecision> _recent = new();
     private TimeSpan _switchedAt;
+
+    /// <summary>How many past decisions <see cref="Recent"/> keeps.</summary>
+    public const int RecentCapacity = 256;
 
     public IPlanner Planner { get; } = planner;
 
@@ -74,6 +78,12 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
     public IReadOnlyDictionary<AdaptationReason, long> Counts
     {
         get { lock (_gate) return new Dictionary<AdaptationReason, long>(_counts); }
+    }
+
+    /// <summary>The latest decisions, oldest first, for logs and the live view.</summary>
+    public IReadOnlyList<AdaptationDecision> Recent
+    {
+        get { lock (_gate) return [.. _recent]; }
     }
 
     public long Switches
@@ -129,6 +139,9 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
             Current = candidate with { Version = (old?.Version ?? 0) + 1 };
             _switchedAt = state.Elapsed;
         }
-        return new AdaptationDecision(state.Elapsed, switched, reason, detail, old, candidate, Current!, oldValue, newValue, gain);
+        var decision = new AdaptationDecision(state.Elapsed, switched, reason, detail, old, candidate, Current!, oldValue, newValue, gain);
+        _recent.Enqueue(decision);
+        if (_recent.Count > RecentCapacity) _recent.Dequeue();
+        return decision;
     }
 }

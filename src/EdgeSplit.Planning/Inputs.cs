@@ -49,6 +49,15 @@ public sealed record SegmentProfile(
 {
     public int NodeCount => ReferenceNodeMs.Count;
 
+    /// <summary>A copy in which <paramref name="device"/> uses node times measured on it (e.g. <see cref="NodeTimingProfile.NodeMs"/>).</summary>
+    public SegmentProfile WithDeviceTimes(string device, IReadOnlyList<double> nodeMs)
+    {
+        if (nodeMs.Count != NodeCount) throw new ArgumentException($"{nodeMs.Count} node times for a model of {NodeCount} nodes", nameof(nodeMs));
+        var times = DeviceNodeMs is null ? [] : new Dictionary<string, IReadOnlyList<double>>(DeviceNodeMs);
+        times[device] = nodeMs;
+        return this with { DeviceNodeMs = times };
+    }
+
     public SegmentProfile Validate()
     {
         var n = ReferenceNodeMs.Count;

@@ -192,7 +192,8 @@ public sealed class RlPlanner : ILearningPlanner
         {
             Add(new Plan(0, [new Stage(state.Devices[i].Name, 0, state.Profile.NodeCount - 1)]));
         }
-        var random = new Random(HashCode.Combine(Options.Seed, StringComparer.Ordinal.GetHashCode(key)));
+        // A stable hash (string hashes are randomised per process) keeps runs reproducible from the seed.
+        var random = new Random(Options.Seed ^ BitConverter.ToInt32(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(key))));
         for (var i = 0; i < Options.RandomPerturbations; i++)
         {
             double Factor() => Math.Exp(Options.PerturbationSigma * Gaussian(random));

@@ -77,6 +77,7 @@ public class AdaptationPolicyTests
         Assert.True(later.OldPlan!.SamePlacement(first.Plan));
         Assert.Equal(1, policy.Counts[AdaptationReason.Worthwhile]);
         Assert.Equal(1, policy.Counts[AdaptationReason.Dwell]);
+        Assert.Equal([AdaptationReason.Initial, AdaptationReason.SamePlan, AdaptationReason.Dwell, AdaptationReason.Worthwhile], policy.Recent.Select(d => d.Reason));
     }
 
     [Fact]

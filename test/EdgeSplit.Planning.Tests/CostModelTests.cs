@@ -86,7 +86,7 @@ public class CostModelTests
     public void Measured_per_device_times_override_the_reference_scaling()
     {
         var state = Pair();
-        var measured = state with { Profile = state.Profile with { DeviceNodeMs = new Dictionary<string, IReadOnlyList<double>> { ["far"] = [1, 2] } } };
+        var measured = state with { Profile = state.Profile.WithDeviceTimes("far", [1, 2]) };
         var estimate = new CostModel().Estimate(measured, Plan.FromCuts(0, 2, [0], ["src", "far"]));
         Assert.Equal(2 / 0.5, estimate.StageComputeMs[1], 9);
     }
