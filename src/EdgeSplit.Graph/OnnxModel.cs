@@ -57,7 +57,7 @@ public sealed class OnnxModel
         _nodeInputs = new List<string>[Nodes.Count];
         IndexTensors();
         ElementTypes = ElementTypeInference.Infer(this);
-        ParameterCount = CountParameters();
+        ParameterCount = ParameterCounter.Count(proto);
     }
 
     /// <summary>The parsed protobuf. Treat it as read-only: partitions share its tensors.</summary>
@@ -73,7 +73,7 @@ public sealed class OnnxModel
 
     public IReadOnlyList<string> OutputNames { get; }
 
-    /// <summary>Parameters counted as PyTorch counts them (see <see cref="CountParameters"/>).</summary>
+    /// <summary>Parameters counted as PyTorch counts them (see <see cref="ParameterCounter"/>).</summary>
     public long ParameterCount { get; }
 
     /// <summary>Element types known without running the model (declared or inferred per operator).</summary>
@@ -119,7 +119,7 @@ public sealed class OnnxModel
 
     /// <summary>
     /// Parameters of nodes 0..i for each i: every weight counted once, at its first user, with
-    /// the same rule as <see cref="ParameterCount"/>.
+    /// the rule of <see cref="ParameterCounter"/>.
     /// </summary>
     public IReadOnlyList<long> CumulativeParameters => _cumulative ??= CountCumulativeParameters();
 
@@ -367,21 +367,9 @@ public sealed class OnnxModel
         }
     }
 
-    /// <summary>
-    /// Counts parameters as PyTorch does: every floating-point initializer of rank 1 or more
-    /// (weights, biases, BatchNormalization scale and bias) except BatchNormalization's running
-    /// mean and variance, which are buffers. Scalars (Clip bounds) and integer tensors (shapes,
-    /// axes) are not parameters.
-    /// </summary>
-    private long CountParameters()
-    {
-        var buffers = BatchNormBuffers();
-        return Initializers.Where(i => IsParameter(i.Key, i.Value, buffers)).Sum(i => ElementCount(i.Value));
-    }
-
     private List<long> CountCumulativeParameters()
     {
-        var buffers = BatchNormBuffers();
+        var parameters = ParameterCounter.Parameters(Proto);
         var counted = new HashSet<string>(StringComparer.Ordinal);
         var cumulative = new List<long>(Nodes.Count);
         long total = 0;
@@ -389,30 +377,15 @@ public sealed class OnnxModel
         {
             foreach (var name in InputsOf(p))
             {
-                if (Initializers.TryGetValue(name, out var tensor) && IsParameter(name, tensor, buffers) && counted.Add(name))
+                if (parameters.TryGetValue(name, out var elements) && counted.Add(name))
                 {
-                    total += ElementCount(tensor);
+                    total += elements;
                 }
             }
             cumulative.Add(total);
         }
         return cumulative;
     }
-
-    private HashSet<string> BatchNormBuffers()
-    {
-        var buffers = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var node in Nodes.Where(n => n.OpType == "BatchNormalization"))
-        {
-            buffers.UnionWith(node.Input.Skip(3).Take(2));
-        }
-        return buffers;
-    }
-
-    private static bool IsParameter(string name, TensorProto tensor, HashSet<string> buffers) =>
-        tensor.Dims.Count > 0 && !buffers.Contains(name) && ElementTypeInference.IsFloatingPoint((TensorProto.Types.DataType)tensor.DataType);
-
-    private static long ElementCount(TensorProto tensor) => tensor.Dims.Aggregate(1L, (a, d) => a * d);
 
     private static ModelInput ToModelInput(ValueInfoProto info)
     {
