@@ -32,7 +32,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
 
     internal static Solution? Solve(CostTables t, Objective objective)
     {
-        if (t.DeviceCount > MaxDevices) throw new NotSupportedException($"optimal plans at most {MaxDevices} devices, got {t.DeviceCount}; use greedy");
+        if (t.DeviceCount > MaxDevices) throw new EdgeSplit.Graph.BadInputException($"optimal plans at most {MaxDevices} devices, got {t.DeviceCount}; use greedy");
         switch (objective.Kind)
         {
             case ObjectiveKind.Latency: return Solve(t, 1, 0, double.PositiveInfinity);

@@ -18,7 +18,7 @@ internal static class PlanCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "An ONNX file.", Required = true };
+        var model = new Option<string>("--model") { Description = "An ONNX file or a zoo model name (see 'edgesplit zoo').", Required = true };
         var testbed = new Option<string>("--testbed") { Description = "A testbed YAML file (see examples/testbeds/).", Required = true };
         var planner = new Option<string>("--planner")
         {
