@@ -117,8 +117,8 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
         var tail = new int[states];
         var hop = new double[devices * devices];
         var anyBounded = unbounded.Contains(false);
-        var queueStart = anyBounded ? ArrayPool<int>.Shared.Rent(states * nodes) : [];
-        var queueValue = anyBounded ? ArrayPool<double>.Shared.Rent(states * nodes) : [];
+        // Start and value side by side: the front and back of a short queue then share a cache line.
+        var queue = anyBounded ? ArrayPool<QueueEntry>.Shared.Rent(states * nodes) : [];
         var bestStart = ArrayPool<int>.Shared.Rent(states * nodes);
         var parent = ArrayPool<sbyte>.Shared.Rent(states * nodes);
         try
@@ -190,23 +190,22 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
                             {
                                 // Monotone queue: a later start with a lower value makes earlier ones useless.
                                 var value = entering - (weight[d] * prefix[b]);
-                                while (tl > h && queueValue[q + tl - 1] >= value) tl--;
-                                queueStart[q + tl] = b;
-                                queueValue[q + tl] = value;
+                                while (tl > h && queue[q + tl - 1].Value >= value) tl--;
+                                queue[q + tl] = new QueueEntry(value, b);
                                 tl++;
                             }
                             var budget = t.MemoryBudget[d];
                             while (h < tl)
                             {
-                                var a = queueStart[q + h];
+                                var a = queue[q + h].Start;
                                 if (memoryEnd - t.MemoryPrefix[a] > budget || prefix[b + 1] - prefix[a] > capMs) h++;
                                 else break;
                             }
                             head[st] = h;
                             tail[st] = tl;
                             if (h == tl) continue;
-                            stageEnd = queueValue[q + h] + (weight[d] * prefix[b + 1]);
-                            bestStart[row + st] = queueStart[q + h];
+                            stageEnd = queue[q + h].Value + (weight[d] * prefix[b + 1]);
+                            bestStart[row + st] = queue[q + h].Start;
                         }
 
                         if (last)
@@ -257,11 +256,12 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
         {
             if (anyBounded)
             {
-                ArrayPool<int>.Shared.Return(queueStart);
-                ArrayPool<double>.Shared.Return(queueValue);
+                ArrayPool<QueueEntry>.Shared.Return(queue);
             }
             ArrayPool<int>.Shared.Return(bestStart);
             ArrayPool<sbyte>.Shared.Return(parent);
         }
     }
+
+    private readonly record struct QueueEntry(double Value, int Start);
 }
