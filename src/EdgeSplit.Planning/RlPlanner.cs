@@ -18,6 +18,9 @@ namespace EdgeSplit.Planning;
 /// <param name="MaxArms">Candidate plans kept per context.</param>
 /// <param name="CpuLevels">CPU availability levels of the context (4 = quarters).</param>
 /// <param name="Seed">Seed of exploration and perturbations, for reproducible runs.</param>
+/// <param name="RuleOutAfter">Observations after which a clearly worse arm is mostly left out of exploration.</param>
+/// <param name="RuleOutMargin">How much worse than the best (relative) an arm must be to be left out.</param>
+/// <param name="PriorWeight">How many observations the cost model's prediction of an arm is worth.</param>
 public sealed record RlOptions(
     double InitialExploration = 0.3,
     double MinExploration = 0.02,
@@ -27,7 +30,10 @@ public sealed record RlOptions(
     double MinLearningRate = 0.05,
     int MaxArms = 16,
     int CpuLevels = 4,
-    int Seed = 1);
+    int Seed = 1,
+    int RuleOutAfter = 3,
+    double RuleOutMargin = 0.5,
+    double PriorWeight = 5);
 
 /// <summary>
 /// Online learner: a contextual bandit. The context is the state discretised (per-device CPU
@@ -75,11 +81,10 @@ public sealed class RlPlanner : ILearningPlanner
         lock (_gate)
         {
             var policy = ContextFor(state, objective);
+            RefreshPriors(policy, state, objective);
             var epsilon = Math.Max(Options.MinExploration, Options.InitialExploration / (1 + (policy.Requests / Options.ExplorationHalfLifeRequests)));
             policy.Requests++;
-            var arm = _random.NextDouble() < epsilon
-                ? policy.Arms[_random.Next(policy.Arms.Count)]
-                : Best(policy);
+            var arm = _random.NextDouble() < epsilon ? Explore(policy) : Best(policy);
             return arm.ToPlan();
         }
     }
@@ -87,7 +92,12 @@ public sealed class RlPlanner : ILearningPlanner
     /// <summary>The plan the learner currently believes best in this state, without exploring.</summary>
     public Plan Exploit(PlanningState state, Objective objective)
     {
-        lock (_gate) return Best(ContextFor(state, objective)).ToPlan();
+        lock (_gate)
+        {
+            var policy = ContextFor(state, objective);
+            RefreshPriors(policy, state, objective);
+            return Best(policy).ToPlan();
+        }
     }
 
     /// <summary>The candidate plans for this state's context.</summary>
@@ -108,13 +118,36 @@ public sealed class RlPlanner : ILearningPlanner
             if (arm is null)
             {
                 // A plan chosen elsewhere (e.g. a forced switch) still teaches us something.
-                arm = Arm.From(plan, reward);
+                arm = Arm.From(plan, reward, Options.PriorWeight);
                 policy.Arms.Add(arm);
             }
             arm.Count++;
             var step = Math.Max(1.0 / arm.Count, Options.MinLearningRate);
             arm.Mean = arm.Count == 1 ? reward : arm.Mean + (step * (reward - arm.Mean));
             LearnedRequests++;
+        }
+    }
+
+    /// <summary>
+    /// A random arm, mostly among those not yet ruled out (tried <see cref="RlOptions.RuleOutAfter"/>
+    /// times and worse than the best by <see cref="RlOptions.RuleOutMargin"/>); ruled-out arms still
+    /// get one exploration in ten, so a change of conditions inside a context is noticed.
+    /// </summary>
+    private Arm Explore(ContextPolicy policy)
+    {
+        var best = Best(policy).Value;
+        var plausible = policy.Arms.Where(a => a.Count < Options.RuleOutAfter || a.Value >= best - (Options.RuleOutMargin * Math.Abs(best))).ToList();
+        var pool = plausible.Count > 0 && _random.NextDouble() >= 0.1 ? plausible : policy.Arms;
+        return pool[_random.Next(pool.Count)];
+    }
+
+    /// <summary>Re-predicts every arm with the cost model as it is now (it may have corrected itself since).</summary>
+    private void RefreshPriors(ContextPolicy policy, PlanningState state, Objective objective)
+    {
+        foreach (var arm in policy.Arms)
+        {
+            var estimate = CostModel.Estimate(state, arm.ToPlan());
+            if (estimate.Feasible) arm.Prior = Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
         }
     }
 
@@ -179,7 +212,7 @@ public sealed class RlPlanner : ILearningPlanner
             if (arms.Count >= Options.MaxArms || arms.Any(a => a.Signature == signature)) return;
             var estimate = CostModel.Estimate(state, plan);
             if (!estimate.Feasible) return;
-            arms.Add(Arm.From(plan, Reward(objective, estimate.LatencyMs, estimate.EnergyJ)));
+            arms.Add(Arm.From(plan, Reward(objective, estimate.LatencyMs, estimate.EnergyJ), Options.PriorWeight));
         }
 
         Offer(() => state);
@@ -247,7 +280,7 @@ public sealed class RlPlanner : ILearningPlanner
                 _contexts[key] = new ContextPolicy
                 {
                     Requests = context.Requests,
-                    Arms = [.. context.Arms.Select(a => new Arm(a.Stages, a.Prior) { Count = a.Count, Mean = a.Mean })],
+                    Arms = [.. context.Arms.Select(a => new Arm(a.Stages, a.Prior) { Count = a.Count, Mean = a.Mean, PriorWeight = Options.PriorWeight })],
                 };
             }
             LearnedRequests = file.LearnedRequests;
@@ -264,16 +297,18 @@ public sealed class RlPlanner : ILearningPlanner
     {
         public IReadOnlyList<Stage> Stages { get; } = stages;
         public string Signature { get; } = new Plan(0, stages).Signature();
-        public double Prior { get; } = prior;
+        public double Prior { get; set; } = prior;
         public long Count { get; set; }
         public double Mean { get; set; }
 
-        /// <summary>The model's prediction until the first observation, then what was observed.</summary>
-        public double Value => Count > 0 ? Mean : Prior;
+        /// <summary>The model's prediction worth <see cref="PriorWeight"/> observations, blended with what was observed.</summary>
+        public double Value => Count > 0 ? ((PriorWeight * Prior) + (Count * Mean)) / (PriorWeight + Count) : Prior;
+
+        public double PriorWeight { get; init; }
 
         public Plan ToPlan() => new(0, Stages);
 
-        public static Arm From(Plan plan, double prior) => new([.. plan.Stages], prior);
+        public static Arm From(Plan plan, double prior, double priorWeight) => new([.. plan.Stages], prior) { PriorWeight = priorWeight };
     }
 }
 
