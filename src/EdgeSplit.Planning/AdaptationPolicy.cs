@@ -7,11 +7,14 @@ namespace EdgeSplit.Planning;
 /// <paramref name="WindowRequests"/>. <paramref name="HysteresisFraction"/> is the relative
 /// improvement a new plan must offer over the current one, so a state jittering around the point
 /// where two plans tie does not flip between them; <paramref name="MinDwell"/> is the least time
-/// a plan stays in force (except when it can no longer run).
+/// a plan stays in force (except when it can no longer run). The planner is asked again only when
+/// some CPU availability, speed, memory budget, bandwidth or RTT moved by more than
+/// <paramref name="ReplanThreshold"/> (relative) since it was last asked, or devices or links came
+/// or went; 0 asks it on every update.
 /// </summary>
-public sealed record AdaptationOptions(double SwitchCost, int WindowRequests, double HysteresisFraction, TimeSpan MinDwell)
+public sealed record AdaptationOptions(double SwitchCost, int WindowRequests, double HysteresisFraction, TimeSpan MinDwell, double ReplanThreshold = 0)
 {
-    public static AdaptationOptions Default { get; } = new(SwitchCost: 200, WindowRequests: 100, HysteresisFraction: 0.1, MinDwell: TimeSpan.FromSeconds(10));
+    public static AdaptationOptions Default { get; } = new(SwitchCost: 200, WindowRequests: 100, HysteresisFraction: 0.1, MinDwell: TimeSpan.FromSeconds(10), ReplanThreshold: 0.05);
 }
 
 /// <summary>Why the policy kept or switched plans; the counts are keyed by these.</summary>
@@ -23,6 +26,8 @@ public enum AdaptationReason
     CurrentInfeasible,
     /// <summary>The planner chose the plan already in force.</summary>
     SamePlan,
+    /// <summary>No condition moved by more than the re-plan threshold: the planner was not asked.</summary>
+    ConditionsUnchanged,
     /// <summary>The current plan has not been in force for the minimum dwell yet.</summary>
     Dwell,
     /// <summary>The new plan is better by less than the hysteresis margin.</summary>
@@ -61,6 +66,7 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
     private readonly Dictionary<AdaptationReason, long> _counts = Enum.GetValues<AdaptationReason>().ToDictionary(r => r, _ => 0L);
     private readonly Queue<AdaptationDecision> _recent = new();
     private TimeSpan _switchedAt;
+    private PlanningState? _plannedFor;
 
     /// <summary>How many past decisions <see cref="Recent"/> keeps.</summary>
     public const int RecentCapacity = 256;
@@ -96,6 +102,12 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
     {
         lock (_gate)
         {
+            if (Current is not null && _plannedFor is not null && !Moved(_plannedFor, state, Options.ReplanThreshold) && costModel.Estimate(state, Current).Feasible)
+            {
+                var value = costModel.Estimate(state, Current).Value(Objective);
+                return Record(state, AdaptationReason.ConditionsUnchanged, $"no condition moved more than {Options.ReplanThreshold:P0}", Current, Current, value, value, switched: false);
+            }
+            _plannedFor = state;
             var candidate = Planner.Plan(state, Objective);
             var newValue = costModel.Estimate(state, candidate).Value(Objective);
             var old = Current;
@@ -115,6 +127,8 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
             var dwelt = state.Elapsed - _switchedAt;
             if (dwelt < Options.MinDwell)
             {
+                // Not settled: ask the planner again next time even if nothing moves.
+                _plannedFor = null;
                 return Record(state, AdaptationReason.Dwell, $"in force for {dwelt.TotalSeconds:F1} s < {Options.MinDwell.TotalSeconds:F1} s", old, candidate, oldValue, newValue, switched: false);
             }
             if (gainPerRequest <= Options.HysteresisFraction * Math.Abs(oldValue))
@@ -127,6 +141,26 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
             }
             return Record(state, AdaptationReason.Worthwhile, $"gain {gainPerRequest * Options.WindowRequests:G4} over {Options.WindowRequests} requests > switch cost {Options.SwitchCost:G4}", old, candidate, oldValue, newValue, switched: true);
         }
+    }
+
+    /// <summary>Whether any condition the planners read moved by more than <paramref name="threshold"/> (relative).</summary>
+    public static bool Moved(PlanningState before, PlanningState after, double threshold)
+    {
+        if (threshold <= 0 || !ReferenceEquals(before.Profile, after.Profile) || before.SourceDevice != after.SourceDevice) return true;
+        if (before.Devices.Count != after.Devices.Count || before.Links.Count != after.Links.Count) return true;
+        static bool Far(double a, double b, double t) => Math.Abs(a - b) > t * Math.Max(Math.Abs(a), Math.Abs(b));
+        foreach (var d in after.Devices)
+        {
+            var old = before.Devices.FirstOrDefault(o => o.Name == d.Name);
+            if (old is null || Far(old.CpuAvailability, d.CpuAvailability, threshold) || Far(old.RelativeSpeed, d.RelativeSpeed, threshold)
+                || Far(old.MemoryBudgetBytes, d.MemoryBudgetBytes, threshold) || old.Power != d.Power) return true;
+        }
+        foreach (var l in after.Links)
+        {
+            var old = before.Link(l.From, l.To);
+            if (old is null || Far(old.BytesPerSecond, l.BytesPerSecond, threshold) || Far(old.RttMs, l.RttMs, threshold)) return true;
+        }
+        return false;
     }
 
     private AdaptationDecision Record(PlanningState state, AdaptationReason reason, string detail, Plan? old, Plan candidate, double oldValue, double newValue, bool switched)

@@ -40,7 +40,9 @@ public class AdaptationPolicyTests
     [Fact]
     public void No_flapping_when_measurements_jitter_around_a_threshold()
     {
-        var flaps = Flaps(AdaptationOptions.Default); Assert.True(flaps <= 1, $"{flaps} flaps");
+        // Threshold 0: the planner sees every jitter; hysteresis, dwell and switch cost alone must hold.
+        var flaps = Flaps(AdaptationOptions.Default with { ReplanThreshold = 0 });
+        Assert.True(flaps <= 1, $"{flaps} flaps");
     }
 
     [Fact]
@@ -62,7 +64,7 @@ public class AdaptationPolicyTests
 
         var same = policy.Decide(state with { Elapsed = TimeSpan.FromSeconds(1) });
         Assert.False(same.Switched);
-        Assert.Equal(AdaptationReason.SamePlan, same.Reason);
+        Assert.Equal(AdaptationReason.ConditionsUnchanged, same.Reason);
 
         var busy = state.WithDevice("laptop", d => d with { CpuAvailability = 0.03 });
         var early = policy.Decide(busy with { Elapsed = TimeSpan.FromSeconds(2) });
@@ -77,7 +79,56 @@ public class AdaptationPolicyTests
         Assert.True(later.OldPlan!.SamePlacement(first.Plan));
         Assert.Equal(1, policy.Counts[AdaptationReason.Worthwhile]);
         Assert.Equal(1, policy.Counts[AdaptationReason.Dwell]);
-        Assert.Equal([AdaptationReason.Initial, AdaptationReason.SamePlan, AdaptationReason.Dwell, AdaptationReason.Worthwhile], policy.Recent.Select(d => d.Reason));
+        Assert.Equal([AdaptationReason.Initial, AdaptationReason.ConditionsUnchanged, AdaptationReason.Dwell, AdaptationReason.Worthwhile], policy.Recent.Select(d => d.Reason));
+    }
+
+    /// <summary>Test double: counts how often the policy asks the real planner inside it.</summary>
+    private sealed class CountingPlanner(IPlanner inner) : IPlanner
+    {
+        public int Calls { get; private set; }
+
+        public string Name => inner.Name;
+
+        public Plan Plan(PlanningState state, Objective objective)
+        {
+            Calls++;
+            return inner.Plan(state, objective);
+        }
+    }
+
+    [Fact]
+    public void Small_moves_do_not_trigger_replanning_with_a_counting_planner_double()
+    {
+        var model = new CostModel(correctionEnabled: false);
+        var state = Scenarios.EdgeTrio();
+        var planner = new CountingPlanner(new OptimalPlanner(model));
+        var policy = new AdaptationPolicy(planner, model, Objective.Latency, AdaptationOptions.Default);
+        policy.Decide(state);
+        for (var t = 1; t <= 20; t++)
+        {
+            // 2 % wobble in CPU and bandwidth: below the 5 % re-plan threshold.
+            var wobble = 1 + (0.02 * Math.Sin(t));
+            policy.Decide(state.WithDevice("jetson", d => d with { CpuAvailability = 0.9 * wobble }) with
+            {
+                Links = [.. state.Links.Select(l => l with { BytesPerSecond = l.BytesPerSecond * wobble })],
+                Elapsed = TimeSpan.FromSeconds(t),
+            });
+        }
+        Assert.Equal(2, planner.Calls);
+        Assert.Equal(19, policy.Counts[AdaptationReason.ConditionsUnchanged]);
+        policy.Decide(state.WithDevice("jetson", d => d with { CpuAvailability = 0.5 }) with { Elapsed = TimeSpan.FromSeconds(30) });
+        Assert.Equal(3, planner.Calls);
+    }
+
+    [Fact]
+    public void With_no_threshold_the_planner_is_asked_every_time_and_may_choose_the_same_plan()
+    {
+        var model = new CostModel(correctionEnabled: false);
+        var state = Scenarios.EdgeTrio();
+        var policy = new AdaptationPolicy(new OptimalPlanner(model), model, Objective.Latency, AdaptationOptions.Default with { ReplanThreshold = 0 });
+        policy.Decide(state);
+        var again = policy.Decide(state with { Elapsed = TimeSpan.FromSeconds(1) });
+        Assert.Equal(AdaptationReason.SamePlan, again.Reason);
     }
 
     [Fact]
