@@ -136,8 +136,9 @@ public sealed class RlPlanner : ILearningPlanner
     private Arm Explore(ContextPolicy policy)
     {
         var best = Best(policy).Value;
-        var plausible = policy.Arms.Where(a => a.Count < Options.RuleOutAfter || a.Value >= best - (Options.RuleOutMargin * Math.Abs(best))).ToList();
-        var pool = plausible.Count > 0 && _random.NextDouble() >= 0.1 ? plausible : policy.Arms;
+        var feasible = policy.Arms.Where(a => a.FeasibleNow).ToList();
+        var plausible = feasible.Where(a => a.Count < Options.RuleOutAfter || a.Value >= best - (Options.RuleOutMargin * Math.Abs(best))).ToList();
+        var pool = plausible.Count > 0 && _random.NextDouble() >= 0.1 ? plausible : feasible;
         return pool[_random.Next(pool.Count)];
     }
 
@@ -147,18 +148,26 @@ public sealed class RlPlanner : ILearningPlanner
         foreach (var arm in policy.Arms)
         {
             var estimate = CostModel.Estimate(state, arm.ToPlan());
+            // The context ignores memory budgets, so an arm can stop fitting while its context stays.
+            arm.FeasibleNow = estimate.Feasible;
             if (estimate.Feasible) arm.Prior = Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
+        }
+        if (!policy.Arms.Any(a => a.FeasibleNow))
+        {
+            var fresh = _optimal.Plan(state, objective);
+            var estimate = CostModel.Estimate(state, fresh);
+            policy.Arms.Add(new Arm([.. fresh.Stages], Reward(objective, estimate.LatencyMs, estimate.EnergyJ)) { PriorWeight = Options.PriorWeight, FeasibleNow = true });
         }
     }
 
     private static Arm Best(ContextPolicy policy)
     {
-        var best = policy.Arms[0];
+        Arm? best = null;
         foreach (var arm in policy.Arms)
         {
-            if (arm.Value > best.Value) best = arm;
+            if (arm.FeasibleNow && (best is null || arm.Value > best.Value)) best = arm;
         }
-        return best;
+        return best ?? throw new NoFeasiblePlanException("rl has no candidate placement that fits the memory budgets and links");
     }
 
     private ContextPolicy ContextFor(PlanningState state, Objective objective)
@@ -305,6 +314,8 @@ public sealed class RlPlanner : ILearningPlanner
         public double Value => Count > 0 ? ((PriorWeight * Prior) + (Count * Mean)) / (PriorWeight + Count) : Prior;
 
         public double PriorWeight { get; init; }
+
+        public bool FeasibleNow { get; set; } = true;
 
         public Plan ToPlan() => new(0, Stages);
 

@@ -168,6 +168,30 @@ public class RlPlannerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Rl_never_serves_a_learned_plan_that_no_longer_fits_in_memory()
+    {
+        var (believed, truth) = MiscalibratedJetson();
+        var rl = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(Seed: 9));
+        var environment = new SimulatedEnvironment(truth, seed: 9);
+        for (var i = 0; i < 100; i++)
+        {
+            var plan = rl.Plan(believed, Objective.Latency);
+            var served = environment.Serve(plan);
+            rl.Learn(believed, plan, Objective.Latency, served.LatencyMs, served.EnergyJ);
+        }
+        var learned = rl.Exploit(believed, Objective.Latency);
+        var device = learned.Stages[^1].Device;
+        // Same context (budgets are not part of it), but the learned plan's last device is now too small.
+        var squeezed = believed.WithDevice(device, d => d with { MemoryBudgetBytes = 1_000 });
+        var model = new CostModel(correctionEnabled: false);
+        Assert.False(model.Estimate(squeezed, learned).Feasible);
+        for (var i = 0; i < 50; i++)
+        {
+            Assert.True(model.Estimate(squeezed, rl.Plan(squeezed, Objective.Latency)).Feasible);
+        }
+    }
+
+    [Fact]
     public void A_corrupt_policy_file_is_bad_input()
     {
         var path = Path.GetTempFileName();
