@@ -461,8 +461,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                     await SwitchLockedAsync(plan, _current?.Compression ?? _options.Compression, reason, ct);
                     return;
                 }
-                catch (NoPlanFitsException ex)
+                catch (Exception ex) when (ex is NoPlanFitsException or NoFeasiblePlanException)
                 {
+                    // A planner behind the seam may say so in the Planning project's words.
                     NoPlan(ex.Message);
                     return;
                 }

@@ -46,7 +46,8 @@ public sealed record PlanRequest(
 
 /// <summary>
 /// The seam planners plug into: the coordinator asks for a plan at start, when a device dies and
-/// whenever a planner wants to re-decide. Throw <see cref="NoPlanFitsException"/> when none fits.
+/// whenever a planner wants to re-decide. Throw <see cref="NoPlanFitsException"/> (or the Planning
+/// project's <see cref="NoFeasiblePlanException"/>) when none fits.
 /// </summary>
 public interface IPlanSource
 {
