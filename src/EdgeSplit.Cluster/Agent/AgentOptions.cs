@@ -28,6 +28,12 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
     /// <summary>
+    /// Link latency, pacing and CPU slowdown this agent applies itself on an emulated device (the loopback
+    /// fallback, or a kernel without netem); default: the <c>EDGESPLIT_EMULATED_LINKS</c> file, null on a real device.
+    /// </summary>
+    public global::EdgeSplit.Cluster.Monitoring.EmulatedLinks? Emulation { get; init; } = global::EdgeSplit.Cluster.Monitoring.EmulatedLinks.FromEnvironment();
+
+    /// <summary>
     /// How the agent samples its device (the testbed sets emulated cores and the profile's power
     /// model); default: this host, with a generic board power model when no sensor exists (estimated).
     /// </summary>

@@ -163,6 +163,9 @@ internal sealed class HopRuntime : IAsyncDisposable
             {
                 forwards.Add(produced.TryGetValue(name, out var value) ? Prepare(OrtTensors.View(name, value)) : Prepare(byName[name]));
             }
+            var computed = Stopwatch.GetElapsedTime(started);
+            // An emulated slower device holds its compute thread for the stretched time, as the real one would.
+            _agent.Options.Emulation?.AfterComputeAsync(computed, CancellationToken.None).GetAwaiter().GetResult();
             _agent.RecordCompute(Stopwatch.GetElapsedTime(started));
             var result = new Outgoing(work, forwards, outputs, null, null);
             outputs = null;
@@ -215,6 +218,11 @@ internal sealed class HopRuntime : IAsyncDisposable
             request.Tensors.AddRange(outgoing.Tensors.Select(TensorMapping.ToProto));
             try
             {
+                if (_agent.Options.Emulation is { } emulation && Spec.NextDevice is { } next)
+                {
+                    // One sender per hop, so paced transfers queue like packets on a real link.
+                    await emulation.BeforeSendAsync(next, request.CalculateSize(), _stop.Token);
+                }
                 var client = new Proto.Agent.AgentClient(_agent.Channels.For(Spec.NextAddress));
                 await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
                 return;

@@ -1,0 +1,60 @@
+using EdgeSplit.Reports;
+using EdgeSplit.Testbed.Config;
+
+namespace EdgeSplit.Evaluation;
+
+/// <summary>
+/// One evaluation: models x strategies on one testbed through one scenario. <see cref="Duration"/> null
+/// plays the scenario at its own pace; otherwise its timeline is compressed (or stretched) to fit.
+/// Concurrency is the closed-loop client's requests in flight; each request must finish within RequestDeadline.
+/// </summary>
+public sealed record Experiment(
+    IReadOnlyList<string> Models,
+    TestbedSpec Testbed,
+    Scenario Scenario,
+    IReadOnlyList<Strategy> Strategies,
+    string Objective = "latency",
+    TimeSpan? Duration = null,
+    int Seed = 42,
+    int Concurrency = 2,
+    TimeSpan? RequestDeadline = null,
+    string Title = "EdgeSplit bench")
+{
+    public TimeSpan Deadline => RequestDeadline ?? TimeSpan.FromSeconds(5);
+
+    /// <summary>Run seconds per scenario second.</summary>
+    public double TimeScale
+    {
+        get
+        {
+            if (Duration is not { } d) return 1;
+            return Scenario.Duration > TimeSpan.Zero ? d / Scenario.Duration : 1;
+        }
+    }
+
+    /// <summary>How long each strategy runs.</summary>
+    public TimeSpan RunDuration => Duration ?? (Scenario.Duration > TimeSpan.Zero ? Scenario.Duration : TimeSpan.FromSeconds(30));
+}
+
+/// <summary>What one device looks like at one moment of a run, for a live view (figures emulated).</summary>
+public sealed record DeviceFrame(string Name, bool Alive, double CpuPercent, double MemoryMb, double LinkFromSourceMbps);
+
+/// <summary>One stage of the plan in force: which nodes run on which device.</summary>
+public sealed record StageFrame(string Device, int FirstNode, int LastNode);
+
+/// <summary>A moment of a run for progress bars and the demo's live view.</summary>
+public sealed record LiveFrame(
+    string Model,
+    Strategy Strategy,
+    int RunIndex,
+    int RunCount,
+    double ElapsedS,
+    double DurationS,
+    IReadOnlyList<DeviceFrame> Devices,
+    IReadOnlyList<StageFrame> Plan,
+    int NodeCount,
+    double RollingP50Ms,
+    int Completed,
+    int Failed,
+    int Repartitions,
+    string Phase);

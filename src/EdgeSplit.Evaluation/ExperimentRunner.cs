@@ -1,0 +1,437 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using EdgeSplit.Cluster.Agent;
+using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Cluster.Monitoring;
+using EdgeSplit.Graph;
+using EdgeSplit.Planning;
+using EdgeSplit.Reports;
+using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Testbed.Config;
+using EdgeSplit.Zoo;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeSplit.Evaluation;
+
+/// <summary>
+/// Runs an <see cref="Experiment"/> for real: for every model and strategy it starts one agent per testbed
+/// device, a coordinator with that strategy's plan source, drives a bounded closed-loop client with
+/// per-request deadlines, plays the scenario on the same clock and samples every device. Devices are
+/// emulated in this process on loopback: each agent stretches its compute by its profile's slowdown and
+/// paces and delays what it sends by its link's bandwidth and latency (<see cref="EmulatedLinks"/>).
+/// Energy is the profiles' power models applied to measured busy time and bytes moved: estimated.
+/// </summary>
+public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>? progress = null)
+{
+    /// <summary>How devices are brought up, for the report.</summary>
+    public const string DeviceMode =
+        "devices emulated in this process on loopback (no network namespaces): each agent stretches its ONNX Runtime compute by its " +
+        "profile's CPU slowdown (and by scenario CPU load) and delays and paces what it sends by its link's latency and bandwidth";
+
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
+
+    public Experiment Experiment { get; } = experiment;
+
+    public async Task<BenchReport> RunAsync(CancellationToken ct = default)
+    {
+        var conditions = new EmulatedConditions(Experiment.Testbed, Experiment.Scenario, Experiment.TimeScale);
+        var objective = Planning.Objective.Parse(Experiment.Objective);
+        var results = new List<StrategyResult>();
+        var notes = new List<string>();
+        var runCount = Experiment.Models.Count * Experiment.Strategies.Count;
+        var runIndex = 0;
+        foreach (var modelName in Experiment.Models)
+        {
+            Report(new LiveFrame(modelName, Experiment.Strategies[0], runIndex, runCount, 0, Experiment.RunDuration.TotalSeconds, [], [], 0, double.NaN, 0, 0, 0, "profiling the model on this host"));
+            var model = await Task.Run(() => PreparedModel.Prepare(modelName, Experiment.Seed), ct);
+            foreach (var strategy in Experiment.Strategies)
+            {
+                ct.ThrowIfCancellationRequested();
+                var run = new StrategyRun(this, model, strategy, conditions, objective, runIndex, runCount);
+                results.Add(await run.RunAsync(ct));
+                notes.AddRange(run.Notes);
+                runIndex++;
+            }
+        }
+        var scale = Experiment.TimeScale;
+        var closing = new List<string>
+        {
+            $"All figures are measured on emulated devices ({DeviceMode}) on a shared host of {Environment.ProcessorCount} cores; energy is estimated " +
+            "from the device profiles' power models (active power above idle x measured busy time, plus joules per byte sent and received), not metered.",
+            "Planners see the emulated conditions in force at each moment (what a perfect monitor would report), not measurements with their noise and lag; " +
+            "the adaptive strategies re-decide every 0.5 s (greedy and optimal through the adaptation policy's hysteresis and dwell; rl by its own exploration), " +
+            "static and single keep their first plan and re-plan only when one of its devices dies; the oracle plans on the true conditions of each scenario window.",
+        };
+        if (Math.Abs(scale - 1) > 1e-9)
+        {
+            closing.Add($"The scenario's timeline is compressed to {scale:0.###}x ({Experiment.Scenario.Duration.TotalSeconds:0.#} s played in {Experiment.RunDuration.TotalSeconds:0.#} s per strategy); event times in the plots are on the compressed clock.");
+        }
+        closing.AddRange(notes.Distinct());
+        return new BenchReport(
+            Experiment.Title,
+            Experiment.Testbed.Name,
+            Experiment.Scenario.Name,
+            Experiment.Objective,
+            Emulated: true,
+            Host: $"{Environment.ProcessorCount} cores shared with other jobs; {DeviceMode}",
+            results,
+            conditions.ReportEvents(),
+            VerdictCriteria.Default,
+            string.Join("\n\n", closing));
+    }
+
+    internal void Report(LiveFrame frame) => progress?.Report(frame);
+
+    /// <summary>A model loaded, profiled on this host and ready to serve.</summary>
+    internal sealed record PreparedModel(string Name, OnnxModel Onnx, SegmentProfile Profile, ServedModel Served, IReadOnlyList<WireTensor> Inputs)
+    {
+        public static PreparedModel Prepare(string nameOrPath, int seed)
+        {
+            OnnxModel onnx;
+            if (File.Exists(nameOrPath))
+            {
+                onnx = OnnxModel.Load(nameOrPath);
+            }
+            else if (ModelZoo.BuiltNames.Contains(nameOrPath))
+            {
+                onnx = OnnxModel.FromProto(ModelZoo.Build(nameOrPath), nameOrPath);
+            }
+            else if (nameOrPath == ModelZoo.PretrainedResNet18 && File.Exists(ModelZoo.PretrainedResNet18Path))
+            {
+                onnx = OnnxModel.Load(ModelZoo.PretrainedResNet18Path);
+            }
+            else
+            {
+                throw new BadInputException($"model '{nameOrPath}' is neither an ONNX file nor a zoo model; use a path or one of {string.Join(", ", ModelZoo.BuiltNames)}");
+            }
+            var data = RandomInputs.Create(onnx, InputShapes.Resolve(onnx, null), seed);
+            var cuts = CutProfiler.Measure(onnx, data, 1, out var facts);
+            var timing = Profiler.Measure(onnx, [], data, "this-host", new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1), CutProfiler.ElementTypes(facts));
+            var profile = Profiler.BuildSegmentProfile(onnx, timing, cuts, facts);
+            var name = File.Exists(nameOrPath) ? Path.GetFileNameWithoutExtension(nameOrPath) : nameOrPath;
+            var served = OnnxServing.Create(onnx, name, timing.NodeMs);
+            var inputs = data.Select(t => new WireTensor(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
+            return new PreparedModel(name, onnx, profile, served, inputs);
+        }
+    }
+
+    /// <summary>One strategy on one model: its own agents, coordinator and client, torn down at the end.</summary>
+    private sealed class StrategyRun(ExperimentRunner runner, PreparedModel model, Strategy strategy, EmulatedConditions conditions, Objective objective, int runIndex, int runCount)
+    {
+        private readonly Experiment _experiment = runner.Experiment;
+        private readonly Dictionary<string, AgentHost> _agents = new(StringComparer.Ordinal);
+        private readonly List<AgentHost> _everyAgent = [];
+        private readonly Dictionary<string, string> _addresses = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, string> _linkFiles = new(StringComparer.Ordinal);
+        private readonly ConcurrentQueue<(double TSeconds, double LatencyMs, long Version)> _served = new();
+        private readonly ConcurrentDictionary<long, Plan> _plans = new();
+        private readonly Stopwatch _clock = new();
+        private int _failed;
+        private int _sent;
+
+        public List<string> Notes { get; } = [];
+
+        private TimeSpan Now => _clock.Elapsed;
+
+        public async Task<StrategyResult> RunAsync(CancellationToken ct)
+        {
+            var work = Directory.CreateTempSubdirectory("edgesplit-bench-");
+            CoordinatorHost? coordinator = null;
+            try
+            {
+                var start = conditions.At(TimeSpan.Zero);
+                foreach (var device in _experiment.Testbed.Devices)
+                {
+                    _linkFiles[device.Name] = Path.Combine(work.FullName, $"{device.Name}.links.json");
+                    EmulatedLinks.Write(_linkFiles[device.Name], conditions.LinksFileFor(start, device.Name));
+                    var agent = await AgentHost.StartAsync(AgentOptionsFor(device, work.FullName, "127.0.0.1:0"), ct);
+                    _agents[device.Name] = agent;
+                    _everyAgent.Add(agent);
+                    _addresses[device.Name] = agent.Address;
+                }
+                var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), model.Profile), objective,
+                    conditions.Windows(model.Profile), conditions.TimeScale, _experiment.Seed);
+                var options = new CoordinatorOptions
+                {
+                    SourceDevice = _experiment.Testbed.Source,
+                    AttemptTimeout = _experiment.Deadline / 2,
+                    MaxAttempts = 2,
+                    HealthInterval = TimeSpan.FromMilliseconds(250),
+                    ProbeTimeout = TimeSpan.FromMilliseconds(500),
+                    ConfigureLogging = Quiet,
+                };
+                runner.Report(Frame(null, [], "deploying the first plan"));
+                coordinator = await CoordinatorHost.StartAsync(model.Served, [.. _addresses.Select(a => new AgentEndpoint(a.Key, a.Value))], source, options, null, ct);
+                Remember(coordinator.CurrentPlan);
+                return await DriveAsync(coordinator, source, ct);
+            }
+            finally
+            {
+                if (coordinator is not null)
+                {
+                    await Quietly(() => coordinator.DisposeAsync().AsTask());
+                }
+                foreach (var agent in _everyAgent)
+                {
+                    await Quietly(() => agent.DisposeAsync().AsTask());
+                }
+                try
+                {
+                    work.Delete(recursive: true);
+                }
+                catch (IOException)
+                {
+                    // A cache file still held open: the temp folder is cleaned by the OS, the report does not depend on it.
+                }
+            }
+        }
+
+        private async Task<StrategyResult> DriveAsync(CoordinatorHost coordinator, StrategyPlanSource source, CancellationToken ct)
+        {
+            var duration = _experiment.RunDuration;
+            _clock.Restart();
+            var workers = Enumerable.Range(0, Math.Max(1, _experiment.Concurrency)).Select(_ => Task.Run(() => LoadAsync(coordinator, duration, ct), ct)).ToList();
+            var player = Task.Run(() => PlayAsync(duration, ct), ct);
+
+            var busy = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => TimeSpan.Zero);
+            var cpuSums = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
+            var memorySums = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
+            var samples = 0;
+            var activeEnergyJ = 0.0;
+            var lastTick = TimeSpan.Zero;
+            var lastDecision = TimeSpan.Zero;
+            var decisionEvery = TimeSpan.FromMilliseconds(500);
+            var switchFailures = 0;
+            PlanningState? learnState = null;
+            Plan? learnPlan = null;
+            var learnFrom = 0;
+            var servedList = new List<(double TSeconds, double LatencyMs, long Version)>();
+
+            while (Now < duration)
+            {
+                await Task.Delay(Tick, ct);
+                var now = Now;
+                var interval = (now - lastTick).TotalSeconds;
+                lastTick = now;
+                while (_served.TryDequeue(out var s)) servedList.Add(s);
+                var snapshot = conditions.At(now);
+                var plan = coordinator.CurrentPlan;
+                Remember(plan);
+                var frames = new List<DeviceFrame>();
+                foreach (var device in _experiment.Testbed.Devices)
+                {
+                    var agent = _agents[device.Name];
+                    var total = agent.ComputeTime;
+                    // A revived agent starts its count from zero.
+                    var delta = total >= busy[device.Name] ? total - busy[device.Name] : total;
+                    busy[device.Name] = total;
+                    var cpuPercent = interval > 0 ? Math.Min(100, delta.TotalSeconds / interval * 100) : 0;
+                    activeEnergyJ += delta.TotalSeconds * Math.Max(0, device.Profile.PeakPowerW - device.Profile.IdlePowerW);
+                    var memoryMb = plan is null ? 0 : plan.Stages.Where(s => s.Device == device.Name)
+                        .Sum(s => model.Profile.NodeMemoryBytes.Skip(s.FirstNode).Take(s.LastNode - s.FirstNode + 1).Sum()) / (1024.0 * 1024.0);
+                    cpuSums[device.Name] += cpuPercent;
+                    memorySums[device.Name] += memoryMb;
+                    var alive = snapshot.Devices.First(d => d.Name == device.Name).Alive;
+                    var link = snapshot.Links.FirstOrDefault(l => (l.A == _experiment.Testbed.Source && l.B == device.Name) || (l.B == _experiment.Testbed.Source && l.A == device.Name));
+                    frames.Add(new DeviceFrame(device.Name, alive, cpuPercent, memoryMb, link?.BandwidthMbps ?? double.NaN));
+                }
+                samples++;
+
+                if (strategy is not (Strategy.Single or Strategy.Static) && now - lastDecision >= decisionEvery)
+                {
+                    lastDecision = now;
+                    var alive = coordinator.Status().Agents.Where(a => a.Alive).Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
+                    var state = conditions.StateOf(snapshot, model.Profile, alive);
+                    if (strategy == Strategy.Rl && source.Planner is ILearningPlanner learner && learnState is not null && learnPlan is not null)
+                    {
+                        // Reward the arm just played with what its requests really took.
+                        var window = servedList.Skip(learnFrom).Where(s => s.Version == learnPlan.Version).Select(s => s.LatencyMs).ToList();
+                        if (window.Count > 0)
+                        {
+                            var energy = source.CostModel.Estimate(learnState, learnPlan).EnergyJ;
+                            learner.Learn(learnState, learnPlan, objective, window.Average(), energy);
+                        }
+                    }
+                    learnFrom = servedList.Count;
+                    if (state.Devices.Any(d => d.Name == state.SourceDevice))
+                    {
+                        try
+                        {
+                            var chosen = source.Decide(state, out var worth);
+                            var current = coordinator.CurrentPlan;
+                            if (worth && current is not null && !chosen.SamePlacement(current))
+                            {
+                                await coordinator.SetPlanAsync(chosen with { Version = current.Version + 1 }, reason: $"{strategy.Name()} at {now.TotalSeconds:0.0} s", ct: ct);
+                            }
+                            learnState = state;
+                            learnPlan = coordinator.CurrentPlan;
+                            Remember(learnPlan);
+                        }
+                        catch (Exception ex) when (ex is NoFeasiblePlanException or NoPlanFitsException or Grpc.Core.RpcException or InvalidOperationException)
+                        {
+                            // The plan in force keeps serving; a failed switch is counted and said in the report.
+                            switchFailures++;
+                        }
+                    }
+                }
+                var recent = servedList.Skip(Math.Max(0, servedList.Count - 20)).Select(s => s.LatencyMs).ToList();
+                runner.Report(Frame(coordinator.CurrentPlan, frames, "running") with
+                {
+                    ElapsedS = now.TotalSeconds,
+                    RollingP50Ms = recent.Count > 0 ? LatencySummary.Of(recent).P50Ms : double.NaN,
+                    Completed = servedList.Count,
+                    Failed = Volatile.Read(ref _failed),
+                    Repartitions = Math.Max(0, coordinator.Switches.Count - 1),
+                });
+            }
+            await Task.WhenAll(workers);
+            await player;
+            while (_served.TryDequeue(out var s)) servedList.Add(s);
+            var elapsed = _clock.Elapsed;
+
+            var transferEnergyJ = 0.0;
+            var reference = conditions.StateOf(conditions.At(TimeSpan.Zero), model.Profile);
+            var perVersion = new Dictionary<long, double>();
+            foreach (var s in servedList)
+            {
+                if (!perVersion.TryGetValue(s.Version, out var joules))
+                {
+                    joules = _plans.TryGetValue(s.Version, out var p) ? TransferJoules(reference, p) : 0;
+                    perVersion[s.Version] = joules;
+                }
+                transferEnergyJ += joules;
+            }
+            var switches = coordinator.Switches.Skip(1).ToList();
+            if (switchFailures > 0)
+            {
+                Notes.Add($"{model.Name}/{strategy.Name()}: {switchFailures} plan switches failed and the plan in force kept serving.");
+            }
+            var latencies = servedList.Select(s => s.LatencyMs).ToList();
+            var summary = latencies.Count > 0 ? LatencySummary.Of(latencies) : new LatencySummary(double.NaN, double.NaN, double.NaN);
+            var decisions = source.DecisionMs;
+            return new StrategyResult(
+                model.Name,
+                strategy,
+                summary.P50Ms,
+                summary.P95Ms,
+                summary.P99Ms,
+                servedList.Count / elapsed.TotalSeconds,
+                servedList.Count > 0 ? (activeEnergyJ + transferEnergyJ) / servedList.Count : double.NaN,
+                EnergyEstimated: true,
+                Failed: Volatile.Read(ref _failed),
+                Repartitions: switches.Count,
+                DecisionMs: decisions.Count > 0 ? decisions.Average() : 0,
+                SwitchMs: switches.Count > 0 ? switches.Average(s => s.Duration.TotalMilliseconds) : 0,
+                Requests: Volatile.Read(ref _sent),
+                [.. _experiment.Testbed.Devices.Select(d => new DeviceUsage(d.Name, cpuSums[d.Name] / Math.Max(1, samples), memorySums[d.Name] / Math.Max(1, samples)))],
+                [.. servedList.Select(s => new LatencySample(s.TSeconds, s.LatencyMs))]);
+        }
+
+        /// <summary>Closed loop: one request at a time per worker, each with a deadline; a miss or an error counts as failed.</summary>
+        private async Task LoadAsync(CoordinatorHost coordinator, TimeSpan duration, CancellationToken ct)
+        {
+            while (Now < duration && !ct.IsCancellationRequested)
+            {
+                var sentAt = Now;
+                Interlocked.Increment(ref _sent);
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(_experiment.Deadline);
+                try
+                {
+                    var result = await coordinator.InferAsync(model.Inputs, deadline.Token);
+                    _served.Enqueue((sentAt.TotalSeconds, (Now - sentAt).TotalMilliseconds, result.PlanVersion));
+                }
+                catch (Exception) when (!ct.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref _failed);
+                    // Back off a little so a dead cluster does not spin the loop.
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), ct);
+                }
+            }
+        }
+
+        /// <summary>Plays the scenario on the run's clock: rewrites link files at every change, kills and revives agents.</summary>
+        private async Task PlayAsync(TimeSpan duration, CancellationToken ct)
+        {
+            var points = conditions.ChangePoints().Where(p => p > TimeSpan.Zero && p < duration).ToList();
+            var deaths = _experiment.Scenario.Events.Where(e => e is KillDeviceEvent or ReviveDeviceEvent).ToList();
+            foreach (var point in points)
+            {
+                var wait = point - Now;
+                if (wait > TimeSpan.Zero) await Task.Delay(wait, ct);
+                var snapshot = conditions.At(point);
+                foreach (var device in _experiment.Testbed.Devices)
+                {
+                    EmulatedLinks.Write(_linkFiles[device.Name], conditions.LinksFileFor(snapshot, device.Name));
+                }
+                foreach (var e in deaths.Where(e => conditions.RunTimeOf(e.At) == point))
+                {
+                    switch (e)
+                    {
+                        case KillDeviceEvent k:
+                            await Quietly(_agents[k.Device].KillAsync);
+                            break;
+                        case ReviveDeviceEvent r:
+                            try
+                            {
+                                var device = _experiment.Testbed.Device(r.Device);
+                                var agent = await AgentHost.StartAsync(AgentOptionsFor(device, Path.GetDirectoryName(_linkFiles[r.Device])!, _addresses[r.Device]), ct);
+                                _agents[r.Device] = agent;
+                                _everyAgent.Add(agent);
+                            }
+                            catch (IOException ex)
+                            {
+                                Notes.Add($"{model.Name}/{strategy.Name()}: {r.Device} could not be revived on {_addresses[r.Device]}: {ex.Message}");
+                            }
+                            break;
+                    }
+                }
+            }
+        }
+
+        private AgentOptions AgentOptionsFor(TestbedDevice device, string work, string listen) => new(device.Name, listen)
+        {
+            CacheDirectory = Path.Combine(work, "cache", device.Name),
+            Emulation = EmulatedLinks.Open(_linkFiles[device.Name]),
+            Monitoring = new ResourceMonitorOptions { PowerModel = device.Profile.ToPowerModel() },
+            ConfigureLogging = Quiet,
+        };
+
+        private void Remember(Plan? plan)
+        {
+            if (plan is not null) _plans.TryAdd(plan.Version, plan);
+        }
+
+        private LiveFrame Frame(Plan? plan, IReadOnlyList<DeviceFrame> devices, string phase) => new(
+            model.Name, strategy, runIndex, runCount, Now.TotalSeconds, _experiment.RunDuration.TotalSeconds, devices,
+            plan is null ? [] : [.. plan.Stages.Select(s => new StageFrame(s.Device, s.FirstNode, s.LastNode))],
+            model.Profile.NodeCount, double.NaN, 0, 0, 0, phase);
+
+        /// <summary>Joules one request spends on the wire under <paramref name="plan"/>: bytes x (send + receive J/B) per hop.</summary>
+        private static double TransferJoules(PlanningState state, Plan plan)
+        {
+            var estimate = new CostModel(correctionEnabled: false).Estimate(state, plan);
+            return estimate.Hops.Sum(h =>
+            {
+                var from = state.Devices.FirstOrDefault(d => d.Name == h.From)?.Power.SendJoulesPerByte ?? 0;
+                var to = state.Devices.FirstOrDefault(d => d.Name == h.To)?.Power.ReceiveJoulesPerByte ?? 0;
+                return h.Bytes * (from + to);
+            });
+        }
+
+        private static void Quiet(ILoggingBuilder logging) => logging.ClearProviders();
+
+        private static async Task Quietly(Func<Task> action)
+        {
+            try
+            {
+                await action();
+            }
+            catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException or ObjectDisposedException or Grpc.Core.RpcException)
+            {
+                // Teardown of something already stopped (a killed agent): nothing left to release.
+            }
+        }
+    }
+}

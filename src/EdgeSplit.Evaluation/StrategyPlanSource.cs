@@ -1,0 +1,114 @@
+using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Planning;
+using EdgeSplit.Reports;
+
+namespace EdgeSplit.Evaluation;
+
+/// <summary>
+/// The thin adapter between a strategy and the coordinator (until the coordinator's own adaptive plan
+/// source is used here): plans from the emulated conditions now in force, i.e. what a perfect monitor
+/// would report, restricted to the devices the coordinator sees alive. Also times every decision.
+/// </summary>
+internal sealed class StrategyPlanSource : IPlanSource
+{
+    private readonly object _gate = new();
+    private readonly Func<PlanningState> _state;
+    private readonly List<double> _decisionMs = [];
+
+    public StrategyPlanSource(Strategy strategy, Func<PlanningState> state, Objective objective, IReadOnlyList<ConditionWindow> truth, double timeScale, int seed)
+    {
+        Strategy = strategy;
+        _state = state;
+        Objective = objective;
+        CostModel = new CostModel(correctionEnabled: false);
+        var registry = new PlannerRegistry(CostModel);
+        Planner = strategy switch
+        {
+            Strategy.Single => new SingleDevicePlanner(CostModel),
+            Strategy.Oracle => registry.Create("oracle", truth),
+            Strategy.Rl => registry.Create("rl", rlOptions: new RlOptions(Seed: seed)),
+            _ => registry.Create(strategy.Name()),
+        };
+        // The policy's dwell is scenario time: a compressed scenario compresses it too.
+        var options = AdaptationOptions.Default with { MinDwell = AdaptationOptions.Default.MinDwell * timeScale };
+        Policy = new AdaptationPolicy(Planner, CostModel, objective, options);
+    }
+
+    public Strategy Strategy { get; }
+
+    public Objective Objective { get; }
+
+    public CostModel CostModel { get; }
+
+    public IPlanner Planner { get; }
+
+    public AdaptationPolicy Policy { get; }
+
+    public IReadOnlyList<double> DecisionMs
+    {
+        get
+        {
+            lock (_gate) return [.. _decisionMs];
+        }
+    }
+
+    /// <summary>Asked by the coordinator at start and when a device in the plan dies.</summary>
+    public Plan Propose(PlanRequest request)
+    {
+        var state = _state();
+        var live = request.LiveDevices.ToHashSet(StringComparer.Ordinal);
+        state = state with { Devices = [.. state.Devices.Where(d => live.Contains(d.Name))], Links = [.. state.Links.Where(l => live.Contains(l.From) && live.Contains(l.To))] };
+        if (state.Devices.All(d => d.Name != state.SourceDevice))
+        {
+            throw new NoPlanFitsException($"the source device {state.SourceDevice} is down");
+        }
+        var plan = Decide(state, out _);
+        return plan with { Version = request.Version };
+    }
+
+    /// <summary>The strategy's choice for <paramref name="state"/>; switch says whether it differs from the plan in force.</summary>
+    public Plan Decide(PlanningState state, out bool worthSwitching)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        Plan plan;
+        worthSwitching = true;
+        switch (Strategy)
+        {
+            case Strategy.Greedy or Strategy.Optimal:
+                var decision = Policy.Decide(state);
+                plan = decision.Plan;
+                worthSwitching = decision.Switched;
+                break;
+            default:
+                plan = Planner.Plan(state, Objective);
+                break;
+        }
+        var ms = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        lock (_gate) _decisionMs.Add(ms);
+        return plan;
+    }
+}
+
+/// <summary>Pathway 1: the whole model on the one device the cost model finds fastest (the input relayed there).</summary>
+internal sealed class SingleDevicePlanner(CostModel costModel) : IPlanner
+{
+    private Plan? _chosen;
+
+    public string Name => "single";
+
+    public Plan Plan(PlanningState state, Objective objective)
+    {
+        // Chosen once, like static; re-chosen only when its device is gone.
+        if (_chosen is not null && _chosen.RunsOn(state)) return _chosen;
+        var n = state.Profile.NodeCount;
+        var best = state.Devices
+            .Select(d => new Plan(0, [new Stage(d.Name, 0, n - 1)]))
+            .Select(p => (Plan: p, Estimate: costModel.Estimate(state, p)))
+            .Where(x => x.Estimate.Feasible)
+            .OrderBy(x => x.Estimate.Value(objective))
+            .Select(x => x.Plan)
+            .FirstOrDefault() ?? throw new NoFeasiblePlanException("no single device can hold the whole model");
+        _chosen = best;
+        return best;
+    }
+}
