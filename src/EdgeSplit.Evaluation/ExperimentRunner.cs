@@ -164,6 +164,8 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 runner.Report(Frame(null, [], "deploying the first plan"));
                 coordinator = await CoordinatorHost.StartAsync(model.Served, [.. _addresses.Select(a => new AgentEndpoint(a.Key, a.Value))], source, options, null, ct);
                 Remember(coordinator.CurrentPlan);
+                runner.Report(Frame(coordinator.CurrentPlan, [], "warming up (not counted)"));
+                await WarmUpAsync(coordinator, ct);
                 return await DriveAsync(coordinator, source, ct);
             }
             finally
@@ -187,6 +189,28 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             }
         }
 
+        /// <summary>
+        /// A few uncounted requests first, so no strategy pays for JIT compilation and cold connections that the
+        /// one before it already paid for (the order of strategies must not decide the figures).
+        /// </summary>
+        private async Task WarmUpAsync(CoordinatorHost coordinator, CancellationToken ct)
+        {
+            var until = Stopwatch.StartNew();
+            for (var i = 0; i < 8 && until.Elapsed < TimeSpan.FromSeconds(3); i++)
+            {
+                using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                deadline.CancelAfter(_experiment.Deadline);
+                try
+                {
+                    await coordinator.InferAsync(model.Inputs, deadline.Token);
+                }
+                catch (Exception) when (!ct.IsCancellationRequested)
+                {
+                    // A warm-up miss is not a measured failure; the run itself counts what fails.
+                }
+            }
+        }
+
         private async Task<StrategyResult> DriveAsync(CoordinatorHost coordinator, StrategyPlanSource source, CancellationToken ct)
         {
             var duration = _experiment.RunDuration;
@@ -194,7 +218,8 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             var workers = Enumerable.Range(0, Math.Max(1, _experiment.Concurrency)).Select(_ => Task.Run(() => LoadAsync(coordinator, duration, ct), ct)).ToList();
             var player = Task.Run(() => PlayAsync(duration, ct), ct);
 
-            var busy = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => TimeSpan.Zero);
+            // Busy time so far (the warm-up) is not the run's.
+            var busy = _experiment.Testbed.Devices.ToDictionary(d => d.Name, d => _agents[d.Name].ComputeTime);
             var cpuSums = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
             var memorySums = _experiment.Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
             var samples = 0;
