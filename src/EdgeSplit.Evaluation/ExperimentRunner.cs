@@ -39,6 +39,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         var objective = Planning.Objective.Parse(Experiment.Objective);
         var results = new List<StrategyResult>();
         var notes = new List<string>();
+        var placements = new Dictionary<(string Model, Strategy Strategy), IReadOnlyList<(string Placement, double Share)>>();
         var runCount = Experiment.Models.Count * Experiment.Strategies.Count;
         var runIndex = 0;
         foreach (var modelName in Experiment.Models)
@@ -51,6 +52,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 var run = new StrategyRun(this, model, strategy, conditions, objective, runIndex, runCount);
                 results.Add(await run.RunAsync(ct));
                 notes.AddRange(run.Notes);
+                placements[(model.Name, strategy)] = run.Placements;
                 runIndex++;
             }
         }
@@ -67,6 +69,12 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         {
             closing.Add($"The scenario's timeline is compressed to {scale:0.###}x ({Experiment.Scenario.Duration.TotalSeconds:0.#} s played in {Experiment.RunDuration.TotalSeconds:0.#} s per strategy); event times in the plots are on the compressed clock.");
         }
+        foreach (var ((modelName, strategy), shares) in placements)
+        {
+            closing.Add($"{modelName}/{strategy.Name()} served its requests with {shares.Count} placement(s): " +
+                string.Join("; ", shares.Take(4).Select(p => $"{p.Placement} {p.Share:P0}")) + (shares.Count > 4 ? "; ..." : "") + ".");
+        }
+        closing.AddRange(Explain(results, placements));
         closing.AddRange(notes.Distinct());
         return new BenchReport(
             Experiment.Title,
@@ -82,6 +90,36 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
     }
 
     internal void Report(LiveFrame frame) => progress?.Report(frame);
+
+    /// <summary>Says plainly why a criterion falls short, from what the strategies actually did.</summary>
+    private static IEnumerable<string> Explain(IReadOnlyList<StrategyResult> results, Dictionary<(string Model, Strategy Strategy), IReadOnlyList<(string Placement, double Share)>> placements)
+    {
+        foreach (var verdict in Verdict.Evaluate(results, VerdictCriteria.Default))
+        {
+            if (verdict.AllPass || verdict.BestAdaptive is not { } best) continue;
+            var failing = string.Join(", ", verdict.Outcomes.Where(o => o.Outcome != Outcome.Pass).Select(o => $"{o.Criterion} ({o.OutcomeText.ToLowerInvariant()})"));
+            var text = $"Why {verdict.Model} falls short ({failing}): ";
+            var staticTop = placements.GetValueOrDefault((verdict.Model, Strategy.Static))?.FirstOrDefault();
+            var oracleShares = placements.GetValueOrDefault((verdict.Model, Strategy.Oracle));
+            if (staticTop is { } top && oracleShares is not null)
+            {
+                var oracleSame = oracleShares.Where(p => p.Placement == top.Placement).Sum(p => p.Share);
+                text += $"the oracle (the cost model's best plan for each window's true conditions) served {oracleSame:P0} of its requests with static's placement {top.Placement}, " +
+                    "so in this testbed and scenario even perfect adaptation has little to gain over static, and the gaps between static, optimal and oracle are mostly run-to-run noise " +
+                    "of a shared host (the same placement measured in different runs). ";
+            }
+            else
+            {
+                text += "no oracle or static run to compare placements with. ";
+            }
+            if (best.Strategy == Strategy.Rl)
+            {
+                text += $"rl explored {best.Repartitions} re-partitions; its exploration of poor plans shows in its tail (p99 {best.P99Ms:0} ms). ";
+            }
+            text += "The scenario was not tuned to the planners.";
+            yield return text;
+        }
+    }
 
     /// <summary>A model loaded, profiled on this host and ready to serve.</summary>
     internal sealed record PreparedModel(string Name, OnnxModel Onnx, SegmentProfile Profile, ServedModel Served, IReadOnlyList<WireTensor> Inputs)
@@ -131,6 +169,9 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         private int _sent;
 
         public List<string> Notes { get; } = [];
+
+        /// <summary>Each placement that served requests, with its share of them, most used first.</summary>
+        public IReadOnlyList<(string Placement, double Share)> Placements { get; private set; } = [];
 
         private TimeSpan Now => _clock.Elapsed;
 
@@ -332,6 +373,10 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             {
                 Notes.Add($"{model.Name}/{strategy.Name()}: {switchFailures} plan switches failed and the plan in force kept serving.");
             }
+            Placements = [.. servedList
+                .GroupBy(s => _plans.TryGetValue(s.Version, out var p) ? p.Signature() : $"v{s.Version}")
+                .Select(g => (g.Key, g.Count() / (double)servedList.Count))
+                .OrderByDescending(g => g.Item2)];
             var latencies = servedList.Select(s => s.LatencyMs).ToList();
             var summary = latencies.Count > 0 ? LatencySummary.Of(latencies) : new LatencySummary(double.NaN, double.NaN, double.NaN);
             var decisions = source.DecisionMs;
