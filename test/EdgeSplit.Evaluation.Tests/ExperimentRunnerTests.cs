@@ -57,6 +57,27 @@ public sealed class ExperimentRunnerTests
     }
 
     [Fact]
+    public async Task A_device_killed_and_revived_mid_run_loses_no_request_while_a_plan_fits()
+    {
+        var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "three-device.yaml"));
+        // The camera (source) stays, so a plan always fits; a scenario slower than the test's clock would hide the kill.
+        var flaky = new Scenario("flaky", TimeSpan.FromSeconds(6), [
+            new KillDeviceEvent(TimeSpan.FromSeconds(2), "jetson"),
+            new SetLinkEvent(TimeSpan.FromSeconds(3), "camera", "laptop", 1, 30),
+            new ReviveDeviceEvent(TimeSpan.FromSeconds(4), "jetson"),
+        ]);
+        var experiment = new Experiment(["squeezenet"], testbed, flaky, [Strategy.Single, Strategy.Greedy], Duration: TimeSpan.FromSeconds(6), Title: "kill test");
+        var report = await new ExperimentRunner(experiment).RunAsync();
+
+        Assert.Equal(3, report.Events.Count);
+        foreach (var result in report.Results)
+        {
+            Assert.Equal(0, result.Failed);
+            Assert.Equal(result.Requests, result.Latencies.Count);
+        }
+    }
+
+    [Fact]
     public void Conditions_follow_the_scenario_on_the_compressed_clock()
     {
         var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "three-device.yaml"));
