@@ -76,7 +76,7 @@ internal static class EvaluationView
     public static void WriteSummary(IAnsiConsole console, BenchReport report)
     {
         var results = new Table().Border(TableBorder.Rounded)
-            .AddColumns("model", "strategy", "p50 ms", "p95 ms", "throughput /s", "energy/inference J (est.)", "failed", "re-partitions", "switch ms");
+            .AddColumns("model", "strategy", "p50 ms", "p95 ms", "per s", "J/inf (est.)", "failed", "switches", "switch ms");
         foreach (var r in report.Results)
         {
             results.AddRow(Markup.Escape(r.Model), r.Strategy.Name(), Num(r.P50Ms), Num(r.P95Ms), Num(r.ThroughputPerS), r.EnergyPerInferenceJ.ToString("0.000", Inv),
