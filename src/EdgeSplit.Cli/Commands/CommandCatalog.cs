@@ -13,5 +13,6 @@ internal static class CommandCatalog
         yield return SplitCommand.Create();
         yield return VerifyCommand.Create();
         yield return RunCommand.Create();
+        yield return TestbedCommand.Create();
     }
 }
