@@ -533,6 +533,8 @@ public sealed class RunningTestbed
         var namespaces = string.Join(' ', State.Namespaces);
         var links = string.Join(' ', State.HostInterfaces);
         var script = $"{WatchdogMarker} {State.Name}\n"
+            // Let go of the owner's stdout and stderr, or whoever reads them waits for the watchdog too.
+            + "exec </dev/null >/dev/null 2>&1\n"
             + $"while kill -0 {ownerPid} 2>/dev/null; do sleep 1; done\n"
             + $"for ns in {namespaces}; do for p in $(ip netns pids $ns 2>/dev/null); do kill -9 $p; done; done\n"
             + $"for cg in {cgroups}; do for p in $(cat $cg/cgroup.procs 2>/dev/null); do kill -9 $p; done; done\n"
