@@ -13,6 +13,10 @@ internal static class CommandCatalog
         yield return SplitCommand.Create();
         yield return VerifyCommand.Create();
         yield return RunCommand.Create();
+        yield return PlanCommand.Create();
+        yield return AgentCommand.Create();
+        yield return ServeCommand.Create();
+        yield return InferCommand.Create();
         yield return TestbedCommand.Create();
     }
 }

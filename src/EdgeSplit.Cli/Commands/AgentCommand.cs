@@ -1,0 +1,66 @@
+using System.CommandLine;
+using EdgeSplit.Cluster.Agent;
+using EdgeSplit.Graph;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeSplit.Cli.Commands;
+
+/// <summary><c>edgesplit agent</c>: the daemon every device runs.</summary>
+internal static class AgentCommand
+{
+    public static Command Create()
+    {
+        var name = new Option<string>("--name") { Description = "Device name the coordinator and plans use.", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:5001" };
+        var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per partition.", DefaultValueFactory = _ => 1 };
+        var cache = new Option<string?>("--cache") { Description = "Directory caching partitions by SHA-256 (default: a folder under the temp dir)." };
+        var token = new Option<string?>("--token") { Description = "Shared secret every call must carry." };
+        var command = new Command("agent", "Run a device agent: caches partitions, runs them warm, forwards results to the next device.")
+        {
+            name, listen, threads, cache, token,
+        };
+        CommandRunner.SetAction(command, async (parse, ct) =>
+        {
+            var threadCount = parse.GetValue(threads);
+            if (threadCount < 1)
+            {
+                throw new BadInputException($"--threads must be at least 1, got {threadCount}");
+            }
+            var verbose = parse.GetValue(CommonOptions.Verbose);
+            await using var host = await AgentHost.StartAsync(new AgentOptions(parse.GetValue(name)!, parse.GetValue(listen)!)
+            {
+                Threads = threadCount,
+                CacheDirectory = parse.GetValue(cache),
+                Token = parse.GetValue(token),
+                ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
+            }, ct);
+            await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory})");
+            try
+            {
+                await host.WaitAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+}
+
+/// <summary>Service logs go to stderr so stdout stays for results and JSON.</summary>
+internal static class StderrLogging
+{
+    public static void Configure(ILoggingBuilder logging, bool verbose)
+    {
+        logging.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information);
+        logging.AddFilter("Microsoft", verbose ? LogLevel.Information : LogLevel.Warning);
+        logging.AddFilter("Grpc", verbose ? LogLevel.Information : LogLevel.Warning);
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        Microsoft.Extensions.DependencyInjection.OptionsServiceCollectionExtensions.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(logging.Services, o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+    }
+}

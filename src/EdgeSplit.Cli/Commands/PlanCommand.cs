@@ -1,0 +1,160 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using EdgeSplit.Graph;
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime;
+using EdgeSplit.Testbed.Config;
+using Spectre.Console;
+
+namespace EdgeSplit.Cli.Commands;
+
+/// <summary>
+/// <c>edgesplit plan</c>: one planning decision for a model on a described testbed. Node times are
+/// measured on this host with ONNX Runtime and scaled to each device by its profile's relative
+/// CPU speed, so the figures are estimates for emulated devices.
+/// </summary>
+internal static class PlanCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "An ONNX file or a zoo model name (see 'edgesplit zoo').", Required = true };
+        var testbed = new Option<string>("--testbed") { Description = "A testbed YAML file (see examples/testbeds/).", Required = true };
+        var planner = new Option<string>("--planner")
+        {
+            Description = $"One of {string.Join(", ", PlannerRegistry.Names)} (oracle plans on the described state itself).",
+            DefaultValueFactory = _ => "optimal",
+        };
+        var objective = new Option<string>("--objective")
+        {
+            Description = "latency, energy, throughput or weighted (latency + --energy-weight x energy).",
+            DefaultValueFactory = _ => "latency",
+        };
+        var energyWeight = new Option<double>("--energy-weight")
+        {
+            Description = "Milliseconds one joule is worth, for --objective weighted.",
+            DefaultValueFactory = _ => 100,
+        };
+        var policy = new Option<string?>("--policy") { Description = "An RL policy JSON file to start warm from (rl only)." };
+        var profileCache = new Option<string?>("--profile-cache") { Description = "Folder of stored node-time profiles to reuse (measured and stored if missing)." };
+        var inputShape = ModelOptions.InputShape();
+        var json = CommonOptions.Json();
+        var command = new Command("plan", "Decide where each segment of a model runs on a testbed, and predict latency, energy and throughput.")
+        {
+            model, testbed, planner, objective, energyWeight, policy, profileCache, inputShape, json,
+        };
+        CommandRunner.SetAction(command, (parse, _) =>
+        {
+            var weight = parse.GetValue(energyWeight);
+            if (!(weight >= 0)) throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
+            var goal = Objective.Parse(parse.GetValue(objective)!, weight);
+            var plannerName = parse.GetValue(planner)!.Trim().ToLowerInvariant();
+            if (!PlannerRegistry.Names.Contains(plannerName)) throw new BadInputException($"unknown planner '{plannerName}'; use one of {string.Join(", ", PlannerRegistry.Names)}");
+            var spec = TestbedSpec.Load(parse.GetValue(testbed)!);
+            var onnx = ModelOptions.Load(parse.GetValue(model)!);
+
+            var profileStarted = Stopwatch.GetTimestamp();
+            var inputs = RandomInputs.Create(onnx, InputShapes.Resolve(onnx, parse.GetValue(inputShape)), seed: 1);
+            var cuts = CutProfiler.Measure(onnx, inputs, 1, out var facts);
+            NodeTimingProfile Measure() => Profiler.Measure(onnx, [], inputs, "this-host", new ProfilerOptions(), CutProfiler.ElementTypes(facts));
+            var cache = parse.GetValue(profileCache);
+            var timing = cache is null ? Measure() : new ProfileStore(cache).GetOrMeasure(Profiler.ModelSha256(onnx), "this-host", Measure);
+            var profileMs = Stopwatch.GetElapsedTime(profileStarted).TotalMilliseconds;
+            var state = StateOf(spec, Profiler.BuildSegmentProfile(onnx, timing, cuts, facts));
+
+            var costModel = new CostModel(correctionEnabled: false);
+            var registry = new PlannerRegistry(costModel);
+            var chosen = registry.Create(plannerName, [new ConditionWindow(TimeSpan.Zero, TimeSpan.MaxValue, state)]);
+            if (chosen is RlPlanner rl && parse.GetValue(policy) is { } policyFile) rl.Load(policyFile);
+
+            // A one-shot decision does not explore: rl gives the plan it believes best.
+            Plan Decide() => chosen is RlPlanner learner ? learner.Exploit(state, goal) : chosen.Plan(state, goal);
+            var started = Stopwatch.GetTimestamp();
+            var plan = Decide();
+            var firstDecisionMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            // The first call pays for JIT compilation; the second is what a running coordinator pays.
+            started = Stopwatch.GetTimestamp();
+            plan = Decide();
+            var decisionMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var estimate = costModel.Estimate(state, plan);
+            var stages = plan.Stages.Select((s, k) => new
+            {
+                s.Device,
+                FirstNode = s.FirstNode,
+                LastNode = s.LastNode,
+                CutBefore = s.FirstNode == 0 ? (int?)null : s.FirstNode - 1,
+                CutAfter = s.LastNode == onnx.Nodes.Count - 1 ? (int?)null : s.LastNode,
+                ComputeMs = estimate.StageComputeMs[k],
+                MemoryBytes = estimate.StageMemoryBytes[k],
+            }).ToList();
+
+            if (parse.GetValue(json))
+            {
+                Terminal.WriteJson(new
+                {
+                    Model = Path.GetFileName(onnx.DisplayName),
+                    Testbed = spec.Name,
+                    Source = spec.Source,
+                    Planner = plannerName,
+                    Objective = goal.Kind.ToString().ToLowerInvariant(),
+                    Stages = stages,
+                    PredictedLatencyMs = estimate.LatencyMs,
+                    PredictedEnergyJ = estimate.EnergyJ,
+                    PredictedThroughputPerS = estimate.ThroughputPerS,
+                    DecisionMs = decisionMs,
+                    FirstDecisionMs = firstDecisionMs,
+                    ProfileMs = profileMs,
+                    Estimated = "predictions for emulated devices: node times measured on this host, scaled by profile CPU speed; energy from power models",
+                    HostRelativeCpuSpeed = spec.HostRelativeCpuSpeed ?? 1.0,
+                    HostRelativeCpuSpeedAssumed = spec.HostRelativeCpuSpeed is null,
+                });
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            var table = new Table().Border(TableBorder.Rounded).AddColumns("device", "nodes", "cuts", "compute ms (estimated)", "memory");
+            foreach (var s in stages)
+            {
+                table.AddRow(
+                    Markup.Escape(s.Device),
+                    $"{s.FirstNode}..{s.LastNode}",
+                    $"{s.CutBefore?.ToString(CultureInfo.InvariantCulture) ?? "input"} -> {s.CutAfter?.ToString(CultureInfo.InvariantCulture) ?? "output"}",
+                    s.ComputeMs.ToString("F2", CultureInfo.InvariantCulture),
+                    Terminal.Bytes(s.MemoryBytes));
+            }
+            Terminal.Out.Write(table);
+            Terminal.Out.MarkupLine(
+                $"[bold]{plannerName}[/] for {goal.Kind.ToString().ToLowerInvariant()} on {Markup.Escape(spec.Name)} (emulated devices, estimated): " +
+                $"latency {estimate.LatencyMs.ToString("F1", CultureInfo.InvariantCulture)} ms, energy {estimate.EnergyJ.ToString("F3", CultureInfo.InvariantCulture)} J, " +
+                $"throughput {estimate.ThroughputPerS.ToString("F1", CultureInfo.InvariantCulture)}/s; decided in {decisionMs.ToString("F2", CultureInfo.InvariantCulture)} ms");
+            if (spec.HostRelativeCpuSpeed is null)
+            {
+                Terminal.Err.MarkupLine("[yellow]testbed has no host_relative_cpu_speed; assumed this host is as fast as the reference (1.0)[/]");
+            }
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// The described state of a testbed: speeds relative to this host (where node times were
+    /// measured), all CPU free, memory from the profile, links in both directions capped by both
+    /// devices' network bandwidth, RTT = 2 x one-way latency.
+    /// </summary>
+    internal static PlanningState StateOf(TestbedSpec spec, SegmentProfile profile)
+    {
+        var host = spec.HostRelativeCpuSpeed ?? 1.0;
+        var devices = spec.Devices.Select(d => new DeviceSpec(
+            d.Name,
+            d.Profile.RelativeCpuSpeed / host,
+            1,
+            (long)d.Profile.MemoryMb << 20,
+            new DevicePowerModel(d.Profile.IdlePowerW, d.Profile.PeakPowerW, d.Profile.Network.EnergyPerByteNj * 1e-9, d.Profile.Network.EnergyPerByteNj * 1e-9))).ToList();
+        var links = new List<LinkSpec>();
+        foreach (var l in spec.Links)
+        {
+            var mbps = Math.Min(l.BandwidthMbps, Math.Min(spec.Device(l.A).Profile.Network.BandwidthMbps, spec.Device(l.B).Profile.Network.BandwidthMbps));
+            links.Add(new LinkSpec(l.A, l.B, mbps * 125_000, 2 * l.LatencyMs));
+            links.Add(new LinkSpec(l.B, l.A, mbps * 125_000, 2 * l.LatencyMs));
+        }
+        return new PlanningState(devices, links, profile, spec.Source).Validate();
+    }
+}

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Graph;
+using EdgeSplit.Runtime.Codec;
+
+namespace EdgeSplit.Cli.Commands;
+
+/// <summary><c>edgesplit serve</c>: the coordinator. Deploys the plan's partitions on the agents and serves Infer.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<FileInfo>("--model") { Description = "ONNX model to serve.", Required = true };
+        var agents = new Option<string>("--agents") { Description = "Agents as NAME=HOST:PORT,NAME=HOST:PORT,... in plan order.", Required = true };
+        var listen = new Option<string>("--listen") { Description = "HOST:PORT the coordinator listens on.", DefaultValueFactory = _ => "127.0.0.1:5000" };
+        var split = new Option<string?>("--split") { Description = "Fixed cut indices C1,C2,... (default: split measured compute evenly over the agents)." };
+        var token = new Option<string?>("--token") { Description = "Shared secret: required from clients and sent to agents." };
+        var source = new Option<string?>("--source") { Description = "Device where requests enter (the camera); default: the first agent." };
+        var compress = new Option<string>("--compress") { Description = "Feature maps between agents: none, fp16 or int8.", DefaultValueFactory = _ => "none" };
+        var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT agents deliver results to (default: the listen address)." };
+        var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, switch plans, survive dead agents.")
+        {
+            model, agents, listen, split, token, source, compress, advertise,
+        };
+        CommandRunner.SetAction(command, async (parse, ct) =>
+        {
+            var file = parse.GetValue(model)!;
+            var onnx = OnnxModel.Load(file.FullName);
+            var endpoints = ParseAgents(parse.GetValue(agents)!);
+            var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count);
+            var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
+            var verbose = parse.GetValue(CommonOptions.Verbose);
+            IPlanSource planSource;
+            IReadOnlyList<double>? costs = null;
+            if (cuts is not null)
+            {
+                planSource = new FixedCutsPlanSource(cuts);
+            }
+            else
+            {
+                await Console.Error.WriteLineAsync($"measuring compute per node of {file.Name} ({onnx.Nodes.Count} nodes)...");
+                costs = OnnxServing.MeasureNodeCostsMs(onnx);
+                await Console.Error.WriteLineAsync($"measured {costs.Sum():F2} ms per inference on this machine");
+                planSource = new EvenComputePlanSource();
+            }
+            await using var host = await CoordinatorHost.StartAsync(
+                OnnxServing.Create(onnx, Path.GetFileNameWithoutExtension(file.Name), costs),
+                endpoints,
+                planSource,
+                new CoordinatorOptions
+                {
+                    Listen = parse.GetValue(listen)!,
+                    Token = parse.GetValue(token),
+                    SourceDevice = parse.GetValue(source),
+                    Compression = compression,
+                    AdvertiseAddress = parse.GetValue(advertise),
+                    ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
+                },
+                ct: ct);
+            await Console.Error.WriteLineAsync($"serving {file.Name} on {host.Address}: plan {host.CurrentPlan}");
+            try
+            {
+                await host.WaitAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    internal static IReadOnlyList<AgentEndpoint> ParseAgents(string text)
+    {
+        var list = new List<AgentEndpoint>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var parts = item.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (parts.Length != 2 || parts[0].Length == 0 || !parts[1].Contains(':'))
+            {
+                throw new BadInputException($"'{item}' in --agents is not NAME=HOST:PORT");
+            }
+            list.Add(new AgentEndpoint(parts[0], parts[1]));
+        }
+        if (list.Count == 0)
+        {
+            throw new BadInputException("--agents is empty; give NAME=HOST:PORT,...");
+        }
+        return list;
+    }
+
+    internal static IReadOnlyList<int>? ParseCuts(string? text, int nodeCount, int agentCount)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return null;
+        }
+        var cuts = new List<int>();
+        foreach (var item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!int.TryParse(item, out var cut) || cut < 0 || cut > nodeCount - 2)
+            {
+                throw new BadInputException($"cut '{item}' in --split is not an index 0..{nodeCount - 2} (see 'edgesplit inspect')");
+            }
+            if (cuts.Count > 0 && cut <= cuts[^1])
+            {
+                throw new BadInputException("--split cut indices must be ascending and distinct");
+            }
+            cuts.Add(cut);
+        }
+        if (cuts.Count + 1 > agentCount)
+        {
+            throw new BadInputException($"--split makes {cuts.Count + 1} segments but only {agentCount} agents are given");
+        }
+        return cuts;
+    }
+}

@@ -1,0 +1,36 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Spectre.Console;
+
+namespace EdgeSplit.Cli;
+
+/// <summary>
+/// Where output goes: tables and results on stdout, progress and logs on stderr, so that
+/// <c>--json</c> leaves exactly one JSON document on stdout.
+/// </summary>
+public static class Terminal
+{
+    public static readonly JsonSerializerOptions JsonOptions = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static IAnsiConsole Out { get; } = AnsiConsole.Console;
+
+    public static IAnsiConsole Err { get; } = AnsiConsole.Create(new AnsiConsoleSettings
+    {
+        Out = new AnsiConsoleOutput(Console.Error),
+    });
+
+    public static void WriteJson<T>(T document) => Console.Out.WriteLine(JsonSerializer.Serialize(document, JsonOptions));
+
+    public static string Bytes(long bytes) => bytes switch
+    {
+        >= 1 << 20 => $"{bytes / (double)(1 << 20):F2} MB",
+        >= 1 << 10 => $"{bytes / (double)(1 << 10):F1} KB",
+        _ => $"{bytes} B",
+    };
+}

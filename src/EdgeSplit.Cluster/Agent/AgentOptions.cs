@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Logging;
+
+namespace EdgeSplit.Cluster.Agent;
+
+/// <summary>How an agent runs: its name, where it listens, its ORT threads, partition cache and token.</summary>
+public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
+{
+    /// <summary>ORT intra-op threads per session.</summary>
+    public int Threads { get; init; } = 1;
+
+    /// <summary>Where partitions are cached by SHA-256; null = a per-name folder under the temp dir.</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Shared secret every call must carry; null = open (loopback tests, trusted networks).</summary>
+    public string? Token { get; init; }
+
+    /// <summary>Requests queued per hop before Execute waits (backpressure to the previous device).</summary>
+    public int QueueCapacity { get; init; } = 4;
+
+    public int MaxMessageBytes { get; init; } = Transport.WireLimits.DefaultMaxMessageBytes;
+
+    /// <summary>Largest partition accepted by LoadPartition.</summary>
+    public long MaxPartitionBytes { get; init; } = 1L << 30;
+
+    /// <summary>Deadline for forwarding to the next agent or delivering to the coordinator.</summary>
+    public TimeSpan SendTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+
+    /// <summary>
+    /// How the agent samples its device (the testbed sets emulated cores and the profile's power
+    /// model); default: this host, with a generic board power model when no sensor exists (estimated).
+    /// </summary>
+    public Monitoring.ResourceMonitorOptions Monitoring { get; init; } = new() { PowerModel = GenericBoardPower };
+
+    /// <summary>Fallback power model of a Raspberry-Pi-class board; its readings are labelled estimated.</summary>
+    public static Monitoring.PowerModel GenericBoardPower { get; } = new(IdlePowerW: 2.7, PeakPowerW: 6.4, EnergyPerByteNj: 5);
+
+    internal string ResolveCacheDirectory() =>
+        CacheDirectory ?? Path.Combine(Path.GetTempPath(), "edgesplit-cache", string.Concat(Name.Split(Path.GetInvalidFileNameChars())));
+}

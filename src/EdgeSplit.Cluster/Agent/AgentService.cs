@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using EdgeSplit.Cluster.Transport;
+using Grpc.Core;
+using Proto = EdgeSplit.Cluster.Protos;
+
+namespace EdgeSplit.Cluster.Agent;
+
+/// <summary>The agent's gRPC surface: maps messages to <see cref="AgentCore"/> calls at the edge.</summary>
+internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
+{
+    public override Task<Proto.HasPartitionReply> HasPartition(Proto.PartitionRef request, ServerCallContext context) =>
+        Task.FromResult(new Proto.HasPartitionReply { Cached = core.Store.Has(request.Sha256.ToLowerInvariant()) });
+
+    public override async Task<Proto.LoadPartitionReply> LoadPartition(IAsyncStreamReader<Proto.PartitionChunk> requestStream, ServerCallContext context)
+    {
+        var bytes = await core.Store.ReceiveAsync(requestStream, core.Options.MaxPartitionBytes, context.CancellationToken);
+        return new Proto.LoadPartitionReply { Bytes = bytes };
+    }
+
+    public override async Task<Proto.DeployReply> Deploy(Proto.DeployRequest request, ServerCallContext context)
+    {
+        var hops = request.Hops.Select(h => new HopSpec(
+            request.Version,
+            h.Hop,
+            string.IsNullOrEmpty(h.PartitionSha256) ? null : h.PartitionSha256.ToLowerInvariant(),
+            [.. h.Inputs],
+            [.. h.Forwards],
+            string.IsNullOrEmpty(h.NextAddress) ? null : h.NextAddress,
+            string.IsNullOrEmpty(h.NextDevice) ? null : h.NextDevice,
+            TensorMapping.FromProto(h.Compression))).ToList();
+        var elapsed = await core.DeployAsync(request.Version, hops);
+        return new Proto.DeployReply { WarmMs = elapsed.TotalMilliseconds };
+    }
+
+    public override async Task<Proto.RetireReply> Retire(Proto.RetireRequest request, ServerCallContext context)
+    {
+        await core.RetireAsync(request.Version);
+        return new Proto.RetireReply();
+    }
+
+    public override async Task<Proto.ExecuteReply> Execute(Proto.ExecuteRequest request, ServerCallContext context)
+    {
+        var tensors = request.Tensors.Select(TensorMapping.FromProto).ToList();
+        var deadline = request.DeadlineUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(request.DeadlineUnixMs) : DateTimeOffset.MaxValue;
+        var work = new StageWork(request.RequestId, request.Attempt, request.ReplyTo, deadline, tensors, Stopwatch.GetTimestamp());
+        await core.ExecuteAsync(request.Version, request.Hop, work, context.CancellationToken);
+        return new Proto.ExecuteReply();
+    }
+
+    public override Task<Proto.PingReply> Ping(Proto.PingRequest request, ServerCallContext context) =>
+        Task.FromResult(new Proto.PingReply { Name = core.Name, MemoryAvailableBytes = core.Monitor.Latest.UsableMemoryBytes, Queued = core.Queued });
+
+    public override async Task Metrics(Proto.MetricsRequest request, IServerStreamWriter<Proto.DeviceMetrics> responseStream, ServerCallContext context)
+    {
+        var interval = TimeSpan.FromMilliseconds(Math.Clamp(request.IntervalMs <= 0 ? 1000 : request.IntervalMs, 50, 60_000));
+        // Its own monitor, so utilisations are over this stream's interval.
+        await using var monitor = new Monitoring.ResourceMonitor(core.Options.Monitoring);
+        var deviceCores = core.Options.Monitoring.EmulatedCpuCores ?? Environment.ProcessorCount;
+        var ct = context.CancellationToken;
+        while (!ct.IsCancellationRequested)
+        {
+            var links = new List<LinkSample>();
+            foreach (var peer in request.Peers.Take(16))
+            {
+                links.Add(new LinkSample(peer, await PingMsAsync(peer, ct), 0));
+            }
+            var sample = DeviceSample.From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
+            await responseStream.WriteAsync(ToProto(sample), ct);
+            try
+            {
+                await Task.Delay(interval, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    private async Task<double> PingMsAsync(string peer, CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            await new Proto.Agent.AgentClient(core.Channels.For(peer)).PingAsync(new Proto.PingRequest(), deadline: DateTime.UtcNow.AddSeconds(1), cancellationToken: ct);
+            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        }
+        catch (RpcException)
+        {
+            return double.NaN;
+        }
+    }
+
+    internal static Proto.DeviceMetrics ToProto(DeviceSample s)
+    {
+        var m = new Proto.DeviceMetrics
+        {
+            Name = s.Name,
+            UnixMs = s.Time.ToUnixTimeMilliseconds(),
+            CpuUtilisation = s.CpuUtilisation,
+            MemoryAvailableBytes = s.MemoryAvailableBytes,
+            MemoryLimitBytes = s.MemoryLimitBytes,
+            ProcessCpuUtilisation = s.ProcessCpuUtilisation,
+            ProcessRssBytes = s.ProcessRssBytes,
+            NetBytesIn = s.NetBytesIn,
+            NetBytesOut = s.NetBytesOut,
+            TemperatureC = s.TemperatureC,
+            PowerW = s.PowerW,
+            EnergyJ = s.EnergyJ,
+            PowerEstimated = s.PowerEstimated,
+            Queued = s.Queued,
+            Executed = s.Executed,
+        };
+        m.CpuPerCore.Add(s.CpuPerCore);
+        m.Links.Add(s.Links.Select(l => new Proto.LinkMetrics { Peer = l.Peer, RttMs = l.RttMs, BandwidthBytesPerS = l.BandwidthBytesPerSecond }));
+        return m;
+    }
+
+    internal static DeviceSample FromProto(Proto.DeviceMetrics m) => new(
+        m.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.UnixMs), m.CpuUtilisation, [.. m.CpuPerCore], m.MemoryAvailableBytes, m.MemoryLimitBytes,
+        m.ProcessCpuUtilisation, m.ProcessRssBytes, m.NetBytesIn, m.NetBytesOut, m.TemperatureC, m.PowerW, m.EnergyJ, m.PowerEstimated,
+        [.. m.Links.Select(l => new LinkSample(l.Peer, l.RttMs, l.BandwidthBytesPerS))], m.Queued, m.Executed);
+}

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Runtime.Codec;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Proto = EdgeSplit.Cluster.Protos;
+
+namespace EdgeSplit.Cluster.Agent;
+
+/// <summary>One hop of one plan version on this agent, as the coordinator deployed it.</summary>
+internal sealed record HopSpec(
+    long Version,
+    int Hop,
+    string? PartitionSha256,
+    IReadOnlyList<string> Inputs,
+    IReadOnlyList<string> Forwards,
+    string? NextAddress,
+    string? NextDevice,
+    FeatureMapCompression Compression);
+
+/// <summary>One request's tensors waiting for a hop.</summary>
+internal sealed record StageWork(string RequestId, int Attempt, string ReplyTo, DateTimeOffset Deadline, IReadOnlyList<WireTensor> Tensors, long ReceivedTimestamp);
+
+/// <summary>
+/// Runs one hop: a compute loop takes requests from a bounded inbox and runs the partition; a
+/// send loop forwards results to the next agent (or delivers them) while the next request
+/// computes. Both queues are bounded, so a slow next stage slows this one and then its sender.
+/// </summary>
+internal sealed class HopRuntime : IAsyncDisposable
+{
+    private readonly Channel<StageWork> _inbox;
+    private readonly Channel<Outgoing> _outbox;
+    private readonly AgentCore _agent;
+    private readonly InferenceSession? _session;
+    private readonly string[] _outputNames;
+    private readonly Task _computeLoop;
+    private readonly Task _sendLoop;
+    private readonly CancellationTokenSource _stop = new();
+
+    public HopRuntime(AgentCore agent, HopSpec spec, InferenceSession? session, int capacity)
+    {
+        _agent = agent;
+        Spec = spec;
+        _session = session;
+        _outputNames = session is null ? [] : [.. session.OutputNames];
+        Required = [.. spec.Inputs.Concat(spec.Forwards.Where(f => !_outputNames.Contains(f))).Distinct()];
+        _inbox = Channel.CreateBounded<StageWork>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
+        _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
+        // ORT blocks its thread for the whole run: a dedicated thread keeps the pool free for gRPC I/O.
+        _computeLoop = Task.Factory.StartNew(ComputeLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        _sendLoop = Task.Run(SendLoopAsync);
+    }
+
+    public HopSpec Spec { get; }
+
+    /// <summary>Tensors a request must bring: the session's inputs and what is forwarded unchanged.</summary>
+    public IReadOnlyList<string> Required { get; }
+
+    public int Queued => _inbox.Reader.Count + _outbox.Reader.Count;
+
+    /// <summary>Queues a request; waits while the inbox is full (that wait is the backpressure).</summary>
+    public ValueTask EnqueueAsync(StageWork work, CancellationToken ct) => _inbox.Writer.WriteAsync(work, ct);
+
+    /// <summary>
+    /// Runs the hop once on zero-filled inputs so the first real request finds it warm; skipped
+    /// (false) when an input's rank is unknown, since no shape can be guessed for it.
+    /// </summary>
+    public static bool Warm(InferenceSession session)
+    {
+        if (session.InputMetadata.Values.Any(m => m.Dimensions.Length == 0))
+        {
+            return false;
+        }
+        var values = new List<OrtValue>();
+        try
+        {
+            foreach (var (name, meta) in session.InputMetadata)
+            {
+                var shape = meta.Dimensions.Select(d => d > 0 ? (long)d : 1L).ToArray();
+                values.Add(OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, meta.ElementDataType, shape));
+                // Allocated memory is uninitialised; zeros keep warm-up free of NaN surprises.
+                values[^1].GetTensorMutableRawData().Clear();
+            }
+            using var runOptions = new RunOptions();
+            using var outputs = session.Run(runOptions, [.. session.InputMetadata.Keys], values, [.. session.OutputNames]);
+            return true;
+        }
+        catch (OnnxRuntimeException)
+        {
+            // A symbolic dimension guessed as 1 may not fit the graph; the first request then warms it.
+            return false;
+        }
+        finally
+        {
+            foreach (var value in values)
+            {
+                value.Dispose();
+            }
+        }
+    }
+
+    private void ComputeLoop()
+    {
+        while (_inbox.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+        {
+            if (!_inbox.Reader.TryRead(out var work))
+            {
+                continue;
+            }
+            if (DateTimeOffset.UtcNow > work.Deadline)
+            {
+                // The coordinator gave up on this attempt and retried it; computing it would only add load.
+                _agent.CountDropped();
+                continue;
+            }
+            Outgoing outgoing;
+            try
+            {
+                outgoing = Compute(work);
+            }
+            catch (Exception ex) when (ex is OnnxRuntimeException or RpcException or InvalidOperationException or ArgumentException or KeyNotFoundException)
+            {
+                _agent.Logger.LogWarning("v{Version} hop {Hop}: request {Id} failed: {Message}", Spec.Version, Spec.Hop, work.RequestId, ex.Message);
+                outgoing = new Outgoing(work, [], null, $"{_agent.Name} could not run v{Spec.Version} hop {Spec.Hop}: {ex.Message}", _agent.Name);
+            }
+            var queued = _outbox.Writer.WriteAsync(outgoing, CancellationToken.None);
+            if (!queued.IsCompletedSuccessfully)
+            {
+                // The sender is behind: wait here, which in turn fills the inbox and slows the previous device.
+                queued.AsTask().GetAwaiter().GetResult();
+            }
+        }
+        _outbox.Writer.TryComplete();
+    }
+
+    private Outgoing Compute(StageWork work)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var byName = work.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        if (_session is null)
+        {
+            return new Outgoing(work, [.. Spec.Forwards.Select(n => Prepare(byName[n]))], null, null, null);
+        }
+        var inputs = new List<OrtTensors.InputScope>(Spec.Inputs.Count);
+        IDisposableReadOnlyCollection<OrtValue>? outputs = null;
+        try
+        {
+            foreach (var name in Spec.Inputs)
+            {
+                inputs.Add(OrtTensors.ToOrtValue(byName[name]));
+            }
+            using var runOptions = new RunOptions();
+            outputs = _session.Run(runOptions, Spec.Inputs, inputs.Select(i => i.Value).ToArray(), _outputNames);
+            var produced = new Dictionary<string, OrtValue>(StringComparer.Ordinal);
+            for (var i = 0; i < _outputNames.Length; i++)
+            {
+                produced[_outputNames[i]] = outputs.ElementAt(i);
+            }
+            var forwards = new List<WireTensor>(Spec.Forwards.Count);
+            foreach (var name in Spec.Forwards)
+            {
+                forwards.Add(produced.TryGetValue(name, out var value) ? Prepare(OrtTensors.View(name, value)) : Prepare(byName[name]));
+            }
+            _agent.RecordCompute(Stopwatch.GetElapsedTime(started));
+            var result = new Outgoing(work, forwards, outputs, null, null);
+            outputs = null;
+            return result;
+        }
+        finally
+        {
+            outputs?.Dispose();
+            foreach (var input in inputs)
+            {
+                input.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Compresses float feature maps for the next agent; the final result goes out exact.</summary>
+    private WireTensor Prepare(WireTensor tensor) =>
+        Spec.NextAddress is null ? tensor.Decompress() : tensor.Compress(Spec.Compression);
+
+    private async Task SendLoopAsync()
+    {
+        await foreach (var outgoing in _outbox.Reader.ReadAllAsync(CancellationToken.None))
+        {
+            try
+            {
+                await SendAsync(outgoing);
+            }
+            finally
+            {
+                outgoing.Owned?.Dispose();
+            }
+        }
+    }
+
+    private async Task SendAsync(Outgoing outgoing)
+    {
+        var work = outgoing.Work;
+        var deadline = DateTime.UtcNow + _agent.Options.SendTimeout;
+        if (outgoing.Error is null && Spec.NextAddress is not null)
+        {
+            var request = new Proto.ExecuteRequest
+            {
+                RequestId = work.RequestId,
+                Attempt = work.Attempt,
+                Version = Spec.Version,
+                Hop = Spec.Hop + 1,
+                ReplyTo = work.ReplyTo,
+                DeadlineUnixMs = work.Deadline.ToUnixTimeMilliseconds(),
+            };
+            request.Tensors.AddRange(outgoing.Tensors.Select(TensorMapping.ToProto));
+            try
+            {
+                var client = new Proto.Agent.AgentClient(_agent.Channels.For(Spec.NextAddress));
+                await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+                return;
+            }
+            catch (RpcException ex)
+            {
+                // The next device is down or refused the tensors: tell the coordinator now rather than let it time out.
+                await DeliverAsync(work, [], $"forwarding to {Spec.NextDevice} at {Spec.NextAddress} failed: {ex.Status.StatusCode} {ex.Status.Detail}", Spec.NextDevice, deadline);
+                return;
+            }
+        }
+        await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, deadline);
+    }
+
+    private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, DateTime deadline)
+    {
+        var request = new Proto.DeliverRequest
+        {
+            RequestId = work.RequestId,
+            Attempt = work.Attempt,
+            Error = error ?? "",
+            FailedDevice = failedDevice ?? "",
+        };
+        request.Outputs.AddRange(tensors.Select(TensorMapping.ToProto));
+        try
+        {
+            var client = new Proto.Coordinator.CoordinatorClient(_agent.Channels.For(work.ReplyTo));
+            await client.DeliverAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+        }
+        catch (RpcException ex)
+        {
+            // Nobody to tell: the coordinator's deadline will retry the request.
+            _agent.Logger.LogWarning("delivering request {Id} to {ReplyTo} failed: {Status}", work.RequestId, work.ReplyTo, ex.Status);
+        }
+    }
+
+    /// <summary>Stops accepting work, lets queued requests finish (bounded by <paramref name="grace"/>).</summary>
+    public async Task DrainAsync(TimeSpan grace)
+    {
+        _inbox.Writer.TryComplete();
+        var both = Task.WhenAll(_computeLoop, _sendLoop);
+        if (await Task.WhenAny(both, Task.Delay(grace)) != both)
+        {
+            await _stop.CancelAsync();
+        }
+        await both.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await DrainAsync(TimeSpan.FromSeconds(2));
+        _stop.Dispose();
+    }
+
+    /// <summary>A finished hop: tensors to send (possibly views of <see cref="Owned"/>), or an error.</summary>
+    private sealed record Outgoing(StageWork Work, IReadOnlyList<WireTensor> Tensors, IDisposable? Owned, string? Error, string? FailedDevice);
+}

@@ -1,0 +1,113 @@
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime.Codec;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace EdgeSplit.Cluster.Coordinator;
+
+/// <summary>An agent the coordinator may use: its device name and <c>host:port</c>.</summary>
+public sealed record AgentEndpoint(string Name, string Address);
+
+/// <summary>One model input as the coordinator checks requests against it (null dims are symbolic, a null shape unknown).</summary>
+public sealed record ModelInputSpec(string Name, TensorElementType ElementType, IReadOnlyList<long?>? Shape);
+
+/// <summary>
+/// The standalone ONNX model of one plan stage, with the tensors it consumes from what it receives
+/// and the tensors it sends on (its outputs plus received ones still needed later).
+/// </summary>
+public sealed record StagePartition(byte[] OnnxBytes, string Sha256, IReadOnlyList<string> Inputs, IReadOnlyList<string> Forwards);
+
+/// <summary>Cuts a model into stage partitions (backed by the Graph partitioner).</summary>
+public interface IPartitionSource
+{
+    /// <summary>One partition per segment for ascending <paramref name="cuts"/> (empty = whole model).</summary>
+    IReadOnlyList<StagePartition> Split(IReadOnlyList<int> cuts);
+}
+
+/// <summary>What the coordinator serves: the model's interface, node count, partitioner and measured costs.</summary>
+public sealed record ServedModel(
+    string Name,
+    int NodeCount,
+    IReadOnlyList<ModelInputSpec> Inputs,
+    IReadOnlyList<string> OutputNames,
+    IPartitionSource Partitions,
+    IReadOnlyList<double>? NodeCostsMs = null);
+
+/// <summary>What a planner sees when the coordinator asks for a plan.</summary>
+public sealed record PlanRequest(
+    long Version,
+    int NodeCount,
+    string SourceDevice,
+    IReadOnlyList<string> LiveDevices,
+    IReadOnlyDictionary<string, long> MemoryAvailableBytes,
+    IReadOnlyList<double> NodeCostsMs,
+    Plan? Current,
+    string Reason);
+
+/// <summary>
+/// The seam planners plug into: the coordinator asks for a plan at start, when a device dies and
+/// whenever a planner wants to re-decide. Throw <see cref="NoPlanFitsException"/> (or the Planning
+/// project's <see cref="NoFeasiblePlanException"/>) when none fits.
+/// </summary>
+public interface IPlanSource
+{
+    Plan Propose(PlanRequest request);
+}
+
+/// <summary>No placement of the model fits the devices that are left; Infer then fails fast.</summary>
+public sealed class NoPlanFitsException(string message) : Exception(message);
+
+/// <summary>How the coordinator serves.</summary>
+public sealed record CoordinatorOptions
+{
+    public string Listen { get; init; } = "127.0.0.1:0";
+
+    /// <summary>Address agents deliver results to; null = the bound address.</summary>
+    public string? AdvertiseAddress { get; init; }
+
+    public string? Token { get; init; }
+
+    /// <summary>Device where requests enter (the camera); null = the first agent.</summary>
+    public string? SourceDevice { get; init; }
+
+    /// <summary>One attempt's deadline, end to end; past it the request is retried.</summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Attempts per request before the client sees an error.</summary>
+    public int MaxAttempts { get; init; } = 4;
+
+    public TimeSpan HealthInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Feature-map compression of the initial plan.</summary>
+    public FeatureMapCompression Compression { get; init; } = FeatureMapCompression.None;
+
+    public int MaxMessageBytes { get; init; } = Transport.WireLimits.DefaultMaxMessageBytes;
+
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}
+
+/// <summary>One plan switch: versions, how long deploy + warm + switch took, and why.</summary>
+public sealed record PlanSwitch(long FromVersion, long ToVersion, TimeSpan Duration, string Reason, DateTimeOffset Time);
+
+/// <summary>An agent as the coordinator sees it.</summary>
+public sealed record AgentState(string Name, string Address, bool Alive);
+
+/// <summary>The coordinator's state for Status.</summary>
+public sealed record CoordinatorStatus(
+    Plan? Plan,
+    FeatureMapCompression Compression,
+    IReadOnlyList<AgentState> Agents,
+    long Completed,
+    long Failed,
+    long Retried,
+    int InFlight,
+    IReadOnlyList<PlanSwitch> Switches,
+    string? Unavailable,
+    string Model,
+    IReadOnlyList<ModelInputSpec> Inputs,
+    IReadOnlyList<string> OutputNames);
+
+/// <summary>One answered inference.</summary>
+public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVersion, int Attempts);

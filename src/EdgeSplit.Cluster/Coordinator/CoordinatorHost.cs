@@ -1,0 +1,86 @@
+using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime.Codec;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeSplit.Cluster.Coordinator;
+
+/// <summary>
+/// The coordinator running in this process on Kestrel (<c>edgesplit serve</c>, tests, the testbed):
+/// deploys the first plan on the agents, then serves Infer, plan switches and Status.
+/// </summary>
+public sealed class CoordinatorHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ClusterCoordinator _coordinator;
+
+    private CoordinatorHost(WebApplication app, ClusterCoordinator coordinator, string address)
+    {
+        _app = app;
+        _coordinator = coordinator;
+        Address = address;
+    }
+
+    /// <summary>The bound address, <c>host:port</c>.</summary>
+    public string Address { get; }
+
+    public Plan? CurrentPlan => _coordinator.CurrentPlan;
+
+    public IReadOnlyList<PlanSwitch> Switches => _coordinator.Switches;
+
+    /// <summary>
+    /// Starts listening, then deploys <paramref name="initialPlan"/> (or asks <paramref name="planSource"/>)
+    /// and warms it before returning.
+    /// </summary>
+    public static async Task<CoordinatorHost> StartAsync(
+        ServedModel model,
+        IReadOnlyList<AgentEndpoint> agents,
+        IPlanSource planSource,
+        CoordinatorOptions options,
+        Plan? initialPlan = null,
+        CancellationToken ct = default)
+    {
+        var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
+            services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options,
+                sp.GetService<ILoggerFactory>()?.CreateLogger("coordinator") ?? NullLogger.Instance)),
+            app => app.MapGrpcService<CoordinatorService>());
+        var coordinator = app.Services.GetRequiredService<ClusterCoordinator>();
+        await app.StartAsync(ct);
+        try
+        {
+            var address = GrpcHost.BoundAddress(app);
+            coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
+            await coordinator.StartAsync(initialPlan, ct);
+            return new CoordinatorHost(app, coordinator, address);
+        }
+        catch
+        {
+            await coordinator.DisposeAsync();
+            await app.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Runs one inference in-process (same path as the Infer RPC).</summary>
+    public Task<InferResult> InferAsync(IReadOnlyList<WireTensor> inputs, CancellationToken ct = default) => _coordinator.InferAsync(inputs, ct);
+
+    /// <summary>Deploys, warms and switches to <paramref name="plan"/> (given a fresh version).</summary>
+    public Task<PlanSwitch> SetPlanAsync(Plan plan, FeatureMapCompression compression = FeatureMapCompression.None, string reason = "SetPlan", CancellationToken ct = default) =>
+        _coordinator.SetPlanAsync(plan, compression, reason, ct);
+
+    public CoordinatorStatus Status() => _coordinator.Status();
+
+    public Task WaitAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _coordinator.DisposeAsync();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+}

@@ -1,0 +1,113 @@
+using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Planning;
+using Grpc.Core;
+using Proto = EdgeSplit.Cluster.Protos;
+
+namespace EdgeSplit.Cluster.Coordinator;
+
+/// <summary>The coordinator's gRPC surface: maps messages to <see cref="ClusterCoordinator"/> calls at the edge.</summary>
+internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto.Coordinator.CoordinatorBase
+{
+    public override async Task<Proto.InferReply> Infer(Proto.InferRequest request, ServerCallContext context)
+    {
+        var inputs = request.Inputs.Select(TensorMapping.FromProto).ToList();
+        var result = await coordinator.InferAsync(inputs, context.CancellationToken);
+        var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts };
+        reply.Outputs.AddRange(result.Outputs.Select(TensorMapping.ToProto));
+        return reply;
+    }
+
+    public override Task<Proto.PlanMessage> GetPlan(Proto.GetPlanRequest request, ServerCallContext context)
+    {
+        var status = coordinator.Status();
+        return Task.FromResult(status.Plan is null
+            ? throw new RpcException(new Status(StatusCode.FailedPrecondition, $"no plan is deployed: {status.Unavailable}"))
+            : ToProto(status.Plan, status.Compression));
+    }
+
+    public override async Task<Proto.SetPlanReply> SetPlan(Proto.PlanMessage request, ServerCallContext context)
+    {
+        var plan = FromProto(request);
+        try
+        {
+            var record = await coordinator.SetPlanAsync(plan, TensorMapping.FromProto(request.Compression), "SetPlan", context.CancellationToken);
+            return new Proto.SetPlanReply { Version = record.ToVersion, SwitchMs = record.Duration.TotalMilliseconds };
+        }
+        catch (Graph.BadInputException ex)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, ex.Message));
+        }
+        catch (NoPlanFitsException ex)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, ex.Message));
+        }
+        catch (Exception ex) when (ex.InnerException is RpcException)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, ex.Message));
+        }
+    }
+
+    public override Task<Proto.StatusReply> Status(Proto.StatusRequest request, ServerCallContext context)
+    {
+        var status = coordinator.Status();
+        var reply = new Proto.StatusReply
+        {
+            Completed = status.Completed,
+            Failed = status.Failed,
+            Retried = status.Retried,
+            InFlight = status.InFlight,
+            Unavailable = status.Unavailable ?? "",
+            Model = status.Model,
+        };
+        reply.OutputNames.Add(status.OutputNames);
+        reply.Inputs.AddRange(status.Inputs.Select(i => new Proto.InputSpec
+        {
+            Name = i.Name,
+            ElementType = (int)i.ElementType,
+            Shape = { (i.Shape ?? []).Select(d => d ?? -1) },
+            ShapeUnknown = i.Shape is null,
+        }));
+        if (status.Plan is not null)
+        {
+            reply.Plan = ToProto(status.Plan, status.Compression);
+        }
+        reply.Agents.AddRange(status.Agents.Select(a => new Proto.AgentStatus { Name = a.Name, Address = a.Address, Alive = a.Alive }));
+        reply.Switches.AddRange(status.Switches.Select(s => new Proto.PlanSwitch
+        {
+            FromVersion = s.FromVersion,
+            ToVersion = s.ToVersion,
+            SwitchMs = s.Duration.TotalMilliseconds,
+            Reason = s.Reason,
+            UnixMs = s.Time.ToUnixTimeMilliseconds(),
+        }));
+        return Task.FromResult(reply);
+    }
+
+    public override Task<Proto.DeliverReply> Deliver(Proto.DeliverRequest request, ServerCallContext context)
+    {
+        // Malformed outputs become the attempt's error, so the request is retried rather than lost.
+        List<Runtime.Codec.WireTensor> outputs;
+        var error = string.IsNullOrEmpty(request.Error) ? null : request.Error;
+        try
+        {
+            outputs = [.. request.Outputs.Select(TensorMapping.FromProto)];
+        }
+        catch (RpcException ex)
+        {
+            outputs = [];
+            error ??= ex.Status.Detail;
+        }
+        coordinator.Deliver(request.RequestId, outputs, error, string.IsNullOrEmpty(request.FailedDevice) ? null : request.FailedDevice);
+        return Task.FromResult(new Proto.DeliverReply());
+    }
+
+    internal static Proto.PlanMessage ToProto(Plan plan, Runtime.Codec.FeatureMapCompression compression)
+    {
+        var message = new Proto.PlanMessage { Version = plan.Version, Compression = TensorMapping.ToProto(compression) };
+        message.Stages.AddRange(plan.Stages.Select(s => new Proto.StageMessage { Device = s.Device, FirstNode = s.FirstNode, LastNode = s.LastNode }));
+        return message;
+    }
+
+    internal static Plan FromProto(Proto.PlanMessage message) =>
+        new(message.Version, [.. message.Stages.Select(s => new Stage(s.Device, s.FirstNode, s.LastNode))]);
+}

@@ -1,0 +1,67 @@
+using EdgeSplit.Planning;
+
+namespace EdgeSplit.Cluster.Coordinator;
+
+/// <summary>
+/// Splits the measured compute evenly over the live devices (source first): the default when no
+/// split is given and no planner is plugged in.
+/// </summary>
+public sealed class EvenComputePlanSource : IPlanSource
+{
+    public Plan Propose(PlanRequest request)
+    {
+        if (request.LiveDevices.Count == 0)
+        {
+            throw new NoPlanFitsException("no agent is reachable; start agents or check --agents");
+        }
+        var costs = request.NodeCostsMs.Count == request.NodeCount ? request.NodeCostsMs : Enumerable.Repeat(1.0, request.NodeCount).ToList();
+        var devices = Ordered(request).Take(request.NodeCount).ToList();
+        return Plan.FromCuts(request.Version, request.NodeCount, EvenCuts(costs, devices.Count), devices);
+    }
+
+    /// <summary>Cut indices splitting <paramref name="costs"/> into <paramref name="segments"/> nearly equal sums.</summary>
+    public static IReadOnlyList<int> EvenCuts(IReadOnlyList<double> costs, int segments)
+    {
+        var total = costs.Sum();
+        var cuts = new List<int>();
+        double running = 0;
+        for (var node = 0; node < costs.Count - 1 && cuts.Count < segments - 1; node++)
+        {
+            running += costs[node];
+            var target = total * (cuts.Count + 1) / segments;
+            var remainingNodes = costs.Count - 1 - node;
+            var remainingCuts = segments - 1 - cuts.Count;
+            // Cut once the running sum reaches the next share, or when later cuts would run out of nodes.
+            if (running >= target || remainingNodes <= remainingCuts)
+            {
+                cuts.Add(node);
+            }
+        }
+        return cuts;
+    }
+
+    internal static IEnumerable<string> Ordered(PlanRequest request) =>
+        request.LiveDevices.Contains(request.SourceDevice)
+            ? request.LiveDevices.Where(d => d == request.SourceDevice).Concat(request.LiveDevices.Where(d => d != request.SourceDevice))
+            : request.LiveDevices;
+}
+
+/// <summary>
+/// A split fixed by hand (<c>--split</c>): its cuts over the live devices in order; with fewer live
+/// devices than segments, the last cuts are dropped so the remaining devices take the segments over.
+/// </summary>
+public sealed class FixedCutsPlanSource(IReadOnlyList<int> cuts) : IPlanSource
+{
+    public IReadOnlyList<int> Cuts { get; } = cuts;
+
+    public Plan Propose(PlanRequest request)
+    {
+        if (request.LiveDevices.Count == 0)
+        {
+            throw new NoPlanFitsException("no agent is reachable; start agents or check --agents");
+        }
+        var devices = EvenComputePlanSource.Ordered(request).Take(Cuts.Count + 1).ToList();
+        var kept = Cuts.Take(devices.Count - 1).ToList();
+        return Plan.FromCuts(request.Version, request.NodeCount, kept, devices);
+    }
+}

@@ -1,0 +1,98 @@
+using System.Net;
+using EdgeSplit.Graph;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeSplit.Cluster.Transport;
+
+/// <summary>Builds a Kestrel HTTP/2-only gRPC host with the cluster's limits, token and health service.</summary>
+internal static class GrpcHost
+{
+    public static WebApplication Build(
+        string listen,
+        string? token,
+        int maxMessageBytes,
+        Action<ILoggingBuilder>? configureLogging,
+        Action<IServiceCollection> configureServices,
+        Action<WebApplication> mapServices)
+    {
+        var endpoint = ParseEndpoint(listen);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        configureLogging?.Invoke(builder.Logging);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.Listen(endpoint, o => o.Protocols = HttpProtocols.Http2);
+            kestrel.Limits.MaxRequestBodySize = null;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = WireLimits.ConnectionWindowBytes;
+            kestrel.Limits.Http2.InitialStreamWindowSize = WireLimits.StreamWindowBytes;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = 256;
+            // Fewer, larger DATA frames for multi-MB tensors when the peer accepts them.
+            kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
+            kestrel.AddServerHeader = false;
+        });
+        builder.Services.AddGrpc(o =>
+        {
+            o.MaxReceiveMessageSize = maxMessageBytes;
+            o.MaxSendMessageSize = maxMessageBytes;
+            // Messages name what went wrong; there are no secrets in an exception here.
+            o.EnableDetailedErrors = true;
+            if (!string.IsNullOrEmpty(token))
+            {
+                o.Interceptors.Add<TokenInterceptor>(token);
+            }
+        });
+        // The process answering is the check: a wedged host stops answering and misses its deadline.
+        builder.Services.AddGrpcHealthChecks().AddCheck("serving", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        configureServices(builder.Services);
+        var app = builder.Build();
+        app.MapGrpcHealthChecksService();
+        mapServices(app);
+        return app;
+    }
+
+    /// <summary>The address the host actually listens on (port 0 resolved), as <c>host:port</c>.</summary>
+    public static string BoundAddress(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
+        var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("the host reports no bound address");
+        var uri = new Uri(first);
+        var host = uri.Host is "0.0.0.0" ? "127.0.0.1" : uri.Host is "[::]" ? "[::1]" : uri.Host;
+        return $"{host}:{uri.Port}";
+    }
+
+    /// <summary>Parses <c>HOST:PORT</c>; HOST may be an IP, <c>localhost</c>, <c>*</c> or <c>[v6]</c>.</summary>
+    public static IPEndPoint ParseEndpoint(string listen)
+    {
+        var text = listen.Trim();
+        if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            text = text["http://".Length..].TrimEnd('/');
+        }
+        var colon = text.LastIndexOf(':');
+        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out var port) || port is < 0 or > 65535)
+        {
+            throw new BadInputException($"'{listen}' is not HOST:PORT; write e.g. 127.0.0.1:5001");
+        }
+        var host = text[..colon].Trim('[', ']');
+        IPAddress address;
+        if (host is "*" or "0.0.0.0")
+        {
+            address = IPAddress.Any;
+        }
+        else if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            address = IPAddress.Loopback;
+        }
+        else if (!IPAddress.TryParse(host, out address!))
+        {
+            throw new BadInputException($"'{host}' in '{listen}' is not an IP address; listen on an address of this machine (e.g. 127.0.0.1 or 0.0.0.0)");
+        }
+        return new IPEndPoint(address, port);
+    }
+}

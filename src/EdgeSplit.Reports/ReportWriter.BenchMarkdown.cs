@@ -1,0 +1,136 @@
+using System.Text;
+
+namespace EdgeSplit.Reports;
+
+public static partial class ReportWriter
+{
+    /// <summary>report.md: the verdict first, then the setup, the full table, devices, events and plots.</summary>
+    internal static string BenchMarkdown(
+        BenchReport report,
+        IReadOnlyList<string> models,
+        IReadOnlyList<string> deviceNames,
+        IReadOnlyDictionary<string, IReadOnlyList<(string Caption, string File)>> plots)
+    {
+        var md = new StringBuilder();
+        var verdicts = Verdict.Evaluate(report.Results, report.Criteria);
+        var anyEstimated = report.Results.Any(r => r.EnergyEstimated);
+        var energyLabel = anyEstimated ? " (estimated)" : "";
+        var c = report.Criteria;
+
+        md.Append("# ").Append(report.Title).Append("\n\n");
+        md.Append("## Verdict\n\n");
+        md.Append("Best adaptive strategy (lowest ")
+            .Append(c.RankBy == RankBy.EnergyPerInference ? "energy per inference" : "p50 latency")
+            .Append(" among ").Append(string.Join(", ", Strategies.Adaptive.Select(s => s.Name())))
+            .Append(") against static and the oracle. Ratios below 1 mean the adaptive strategy is better.");
+        if (report.Emulated)
+        {
+            md.Append(" Devices are **emulated** on one host.");
+        }
+        md.Append("\n\n");
+        md.Append("| model | best adaptive | p50 vs static | p50 vs oracle | energy vs static").Append(energyLabel).Append(" | failed |\n");
+        md.Append("|---|---|---:|---:|---:|---:|\n");
+        foreach (var v in verdicts)
+        {
+            md.Append("| ").Append(Fmt.Cell(v.Model))
+                .Append(" | ").Append(v.BestAdaptive?.Strategy.Name() ?? "none run")
+                .Append(" | ").Append(Ratio(v.P50VsStatic))
+                .Append(" | ").Append(Ratio(v.P50VsOracle))
+                .Append(" | ").Append(Ratio(v.EnergyVsStatic))
+                .Append(" | ").Append(v.BestAdaptive is null ? "n/a" : v.BestAdaptive.Failed.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                .Append(" |\n");
+        }
+        md.Append('\n');
+        foreach (var v in verdicts)
+        {
+            md.Append("**").Append(v.Model).Append("** (best adaptive: ").Append(v.BestAdaptive?.Strategy.Name() ?? "none").Append("):\n\n");
+            foreach (var o in v.Outcomes)
+            {
+                md.Append("- ").Append(o.Criterion).Append(": **").Append(o.OutcomeText).Append("** (").Append(o.Detail).Append(")\n");
+            }
+            md.Append('\n');
+        }
+        var all = verdicts.SelectMany(v => v.Outcomes).ToList();
+        var passed = all.Count(o => o.Outcome == Outcome.Pass);
+        md.Append(passed == all.Count
+            ? $"All {all.Count} criteria pass.\n\n"
+            : $"**{all.Count - passed} of {all.Count} criteria do not pass** (falling short: {all.Count(o => o.Outcome == Outcome.FallsShort)}, not measured: {all.Count(o => o.Outcome == Outcome.NotMeasured)}).\n\n");
+        if (!string.IsNullOrWhiteSpace(report.ClosingNote))
+        {
+            md.Append("> ").Append(report.ClosingNote.ReplaceLineEndings("\n> ")).Append("\n\n");
+        }
+
+        md.Append("## Setup\n\n");
+        md.Append("- Testbed: ").Append(report.Testbed).Append(report.Emulated ? " (**emulated** devices: namespaces, shaped links, CPU quotas on one host)" : "").Append('\n');
+        md.Append("- Scenario: ").Append(report.Scenario).Append('\n');
+        md.Append("- Objective: ").Append(report.Objective).Append('\n');
+        md.Append("- Host: ").Append(report.Host).Append('\n');
+        if (anyEstimated)
+        {
+            md.Append("- Energy marked *estimated* comes from a power model, not a meter.\n");
+        }
+        md.Append('\n');
+
+        md.Append("## Results\n\n");
+        md.Append("| model | strategy | p50 ms | p95 ms | p99 ms | throughput /s | energy J/inference").Append(energyLabel)
+            .Append(" | failed | requests | re-partitions | decision ms | switch ms |\n");
+        md.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        foreach (var r in report.Results)
+        {
+            md.Append("| ").Append(Fmt.Cell(r.Model)).Append(" | ").Append(r.Strategy.Name())
+                .Append(" | ").Append(Fmt.Num(r.P50Ms)).Append(" | ").Append(Fmt.Num(r.P95Ms)).Append(" | ").Append(Fmt.Num(r.P99Ms))
+                .Append(" | ").Append(Fmt.Num(r.ThroughputPerS))
+                .Append(" | ").Append(Fmt.Num(r.EnergyPerInferenceJ)).Append(r.EnergyEstimated ? " (estimated)" : "")
+                .Append(" | ").Append(r.Failed).Append(" | ").Append(r.Requests).Append(" | ").Append(r.Repartitions)
+                .Append(" | ").Append(Fmt.Num(r.DecisionMs)).Append(" | ").Append(Fmt.Num(r.SwitchMs)).Append(" |\n");
+        }
+        md.Append('\n');
+
+        if (deviceNames.Count > 0)
+        {
+            md.Append("### CPU and memory per device").Append(report.Emulated ? " (emulated devices)" : "").Append("\n\n");
+            md.Append("Mean CPU % / memory MB; empty where a strategy did not use the device.\n\n");
+            md.Append("| model | strategy | ").Append(string.Join(" | ", deviceNames.Select(Fmt.Cell))).Append(" |\n");
+            md.Append("|---|---|").Append(string.Concat(deviceNames.Select(_ => "---:|"))).Append('\n');
+            foreach (var r in report.Results)
+            {
+                md.Append("| ").Append(Fmt.Cell(r.Model)).Append(" | ").Append(r.Strategy.Name()).Append(" |");
+                foreach (var device in deviceNames)
+                {
+                    var use = r.Devices.FirstOrDefault(d => d.Device == device);
+                    md.Append(' ').Append(use is null ? "" : $"{Fmt.Num(use.CpuPercent)} % / {Fmt.Num(use.MemoryMb)} MB").Append(" |");
+                }
+                md.Append('\n');
+            }
+            md.Append('\n');
+        }
+
+        if (report.Events.Count > 0)
+        {
+            md.Append("## Scenario events\n\n| | t (s) | event |\n|---|---:|---|\n");
+            for (var i = 0; i < report.Events.Count; i++)
+            {
+                md.Append("| E").Append(i + 1).Append(" | ").Append(Fmt.Num(report.Events[i].TSeconds)).Append(" | ")
+                    .Append(Fmt.Cell(report.Events[i].Description)).Append(" |\n");
+            }
+            md.Append('\n');
+        }
+
+        md.Append("## Plots\n\n");
+        foreach (var model in models)
+        {
+            if (models.Count > 1)
+            {
+                md.Append("### ").Append(model).Append("\n\n");
+            }
+            foreach (var (caption, file) in plots[model])
+            {
+                md.Append("![").Append(caption.Replace("]", ")", StringComparison.Ordinal)).Append("](").Append(file).Append(")\n\n");
+            }
+        }
+        md.Append("Machine-readable: [results.json](results.json), [results.csv](results.csv), every request in [latencies.csv](latencies.csv).\n");
+        return md.ToString();
+    }
+
+    private static string Ratio(double? ratio) => ratio is { } r ? Fmt.X(r) : "n/a";
+}

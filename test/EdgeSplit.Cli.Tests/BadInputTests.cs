@@ -1,0 +1,101 @@
+using EdgeSplit.Tests;
+using Google.Protobuf;
+
+namespace EdgeSplit.Cli.Tests;
+
+/// <summary>Every kind of bad input ends with exit code 2 and one clear <c>error:</c> line, no stack trace.</summary>
+public sealed class BadInputTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgesplit-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Write(string name, byte[] bytes)
+    {
+        var path = Path.Combine(_dir, name);
+        File.WriteAllBytes(path, bytes);
+        return path;
+    }
+
+    private static void AssertBadInput(CliResult result, string expected)
+    {
+        Assert.True(result.ExitCode == 2, result.ToString());
+        var lines = result.StdErr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Single(lines);
+        Assert.StartsWith("error: ", lines[0]);
+        Assert.Contains(expected, lines[0]);
+        Assert.DoesNotContain("   at ", result.StdErr);
+        Assert.Equal("", result.StdOut);
+    }
+
+    [Fact]
+    public void A_missing_model_file()
+    {
+        AssertBadInput(CliProcess.Run("inspect", Path.Combine(_dir, "missing.onnx")), "does not exist");
+    }
+
+    [Fact]
+    public void A_file_that_is_not_onnx()
+    {
+        var path = Write("readme.onnx", "# not a model\n"u8.ToArray());
+        AssertBadInput(CliProcess.Run("verify", path), "not an ONNX model");
+    }
+
+    [Fact]
+    public void A_truncated_onnx_file()
+    {
+        var bytes = TestModels.Residual().ToByteArray();
+        var path = Write("truncated.onnx", bytes[..(bytes.Length * 2 / 3)]);
+        var result = CliProcess.Run("inspect", path);
+        Assert.True(result.ExitCode == 2, result.ToString());
+        Assert.StartsWith("error: ", result.StdErr);
+        Assert.Matches("truncated|not an ONNX model", result.StdErr);
+    }
+
+    [Fact]
+    public void A_cut_index_out_of_range_leaves_no_output_folder()
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        var output = Path.Combine(_dir, "parts");
+
+        AssertBadInput(CliProcess.Run("split", model, "--at", "999", "--out", output), "out of range");
+
+        Assert.False(Directory.Exists(output));
+        Assert.Empty(Directory.GetDirectories(_dir));
+    }
+
+    [Fact]
+    public void An_input_shape_that_does_not_fit_the_model()
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        AssertBadInput(CliProcess.Run("inspect", model, "--input-shape", "1x3x300x300"), "does not fit");
+    }
+
+    [Fact]
+    public void An_unknown_operator()
+    {
+        var g = new TestGraph();
+        g.Output(g.Op("Relu", [g.Op("NoSuchOperator", [g.Input("input", 1, 4)])]), 1, 4);
+        var model = Write("custom.onnx", g.Bytes());
+
+        AssertBadInput(CliProcess.Run("inspect", model), "NoSuchOperator");
+    }
+
+    [Fact]
+    public void A_bad_flag_value_and_an_unknown_flag()
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        AssertBadInput(CliProcess.Run("verify", model, "--cuts", "many"), "--cuts");
+        AssertBadInput(CliProcess.Run("inspect", model, "--frobnicate"), "--frobnicate");
+        AssertBadInput(CliProcess.Run("split", model, "--at", "1,x", "--out", Path.Combine(_dir, "o")), "--at");
+    }
+
+    [Fact]
+    public void Verbose_adds_the_stack_trace()
+    {
+        var result = CliProcess.Run("inspect", Path.Combine(_dir, "missing.onnx"), "--verbose");
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("error: ", result.StdErr);
+        Assert.Contains("   at ", result.StdErr);
+    }
+}

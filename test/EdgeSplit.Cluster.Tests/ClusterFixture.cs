@@ -1,0 +1,114 @@
+using Microsoft.Extensions.Logging;
+using EdgeSplit.Cluster.Agent;
+using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Codec;
+using Microsoft.ML.OnnxRuntime;
+
+namespace EdgeSplit.Cluster.Tests;
+
+/// <summary>Real agents on loopback port 0 plus a coordinator, torn down together.</summary>
+internal sealed class TestCluster : IAsyncDisposable
+{
+    private readonly string _cacheRoot = Directory.CreateTempSubdirectory("edgesplit-cluster-tests-").FullName;
+
+    public List<AgentHost> Agents { get; } = [];
+
+    public CoordinatorHost? Coordinator { get; private set; }
+
+    public byte[] Model { get; private set; } = [];
+
+    public static async Task<TestCluster> StartAsync(byte[] model, int agents, IReadOnlyList<int>? cuts = null, string? token = null, TimeSpan? attemptTimeout = null)
+    {
+        var cluster = new TestCluster { Model = model };
+        try
+        {
+            for (var i = 0; i < agents; i++)
+            {
+                cluster.Agents.Add(await AgentHost.StartAsync(new AgentOptions($"dev{i}")
+                {
+                    CacheDirectory = Path.Combine(cluster._cacheRoot, $"dev{i}"),
+                    Token = token,
+                    SendTimeout = TimeSpan.FromSeconds(3),
+                    ConfigureLogging = Logging,
+                }));
+            }
+            // The real Graph partitioner behind the coordinator, as 'edgesplit serve' uses it.
+            var served = OnnxServing.Create(Graph.OnnxModel.Parse(model, "test"), "test");
+            IPlanSource source = cuts is null ? new EvenComputePlanSource() : new FixedCutsPlanSource(cuts);
+            cluster.Coordinator = await CoordinatorHost.StartAsync(served,
+                [.. cluster.Agents.Select(a => new AgentEndpoint(a.Name, a.Address))], source,
+                new CoordinatorOptions
+                {
+                    Token = token,
+                    AttemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(3),
+                    HealthInterval = TimeSpan.FromMilliseconds(300),
+                    ProbeTimeout = TimeSpan.FromMilliseconds(500),
+                    MaxAttempts = 5,
+                    ConfigureLogging = Logging,
+                });
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>EDGESPLIT_TEST_LOG=1 prints agent and coordinator logs while debugging a test.</summary>
+    private static Action<ILoggingBuilder>? Logging =>
+        Environment.GetEnvironmentVariable("EDGESPLIT_TEST_LOG") == "1"
+            ? b => b.SetMinimumLevel(LogLevel.Debug).AddConsole()
+            : null;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Coordinator is not null)
+        {
+            await Coordinator.DisposeAsync();
+        }
+        foreach (var agent in Agents)
+        {
+            await agent.DisposeAsync();
+        }
+        try
+        {
+            Directory.Delete(_cacheRoot, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Seeded inputs and the monolithic reference output.</summary>
+internal static class Reference
+{
+    public static long[] InputShape => [1, TestModels.Channels, TestModels.Size, TestModels.Size];
+
+    public static WireTensor Input(int seed)
+    {
+        var random = new Random(seed);
+        var values = Enumerable.Range(0, (int)InputShape.Aggregate(1L, (a, b) => a * b)).Select(_ => (float)((random.NextDouble() * 2) - 1)).ToArray();
+        return WireTensor.FromFloats("x", InputShape, values);
+    }
+
+    public static float[] Monolithic(InferenceSession session, WireTensor input)
+    {
+        using var value = OrtValue.CreateTensorValueFromMemory(input.ToFloats(), input.Shape);
+        using var outputs = session.Run(new RunOptions(), ["x"], [value], [session.OutputNames[0]]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    public static double MaxAbsDiff(float[] a, float[] b)
+    {
+        Assert.Equal(a.Length, b.Length);
+        return a.Zip(b).Max(p => Math.Abs((double)p.First - p.Second));
+    }
+
+    public static InferenceSession Session(byte[] model) => OrtSessions.Create(model);
+
+    public static Plan Chain(int nodeCount, IReadOnlyList<int> cuts, params string[] devices) => Plan.FromCuts(0, nodeCount, cuts, devices);
+}

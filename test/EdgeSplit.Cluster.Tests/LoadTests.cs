@@ -1,0 +1,144 @@
+using System.Collections.Concurrent;
+using EdgeSplit.Cluster.Coordinator;
+using Grpc.Core;
+
+namespace EdgeSplit.Cluster.Tests;
+
+public sealed class LoadTests
+{
+    private const int Requests = 200, Concurrency = 8;
+
+    [Fact]
+    public async Task Two_hundred_requests_at_concurrency_8_all_answer_their_own_input()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
+        var run = await RunLoadAsync(cluster, model, onCompleted: null);
+        Assert.Empty(run.Failures);
+        Assert.Equal(Requests, run.Results.Count);
+        Assert.Equal(Requests, run.Results.Keys.Distinct().Count());
+        Assert.Equal(Requests, cluster.Coordinator!.Status().Completed);
+    }
+
+    [Fact]
+    public async Task Plan_switch_under_load_loses_nothing_and_answers_nothing_twice()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
+        var coordinator = cluster.Coordinator!;
+        Task<PlanSwitch>? switchTask = null;
+        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
+        {
+            if (done == 60)
+            {
+                // A different cut and a different device order: every partition is new.
+                switchTask = coordinator.SetPlanAsync(Reference.Chain(7, [2, 4], "dev0", "dev2", "dev1"));
+            }
+        });
+        var record = await switchTask!;
+        Assert.Empty(run.Failures);
+        Assert.Equal(Requests, run.Results.Count);
+        Assert.Equal(2, record.ToVersion);
+        Assert.True(record.Duration > TimeSpan.Zero);
+        Assert.Contains(run.Results.Values, r => r.PlanVersion == 1);
+        Assert.Contains(run.Results.Values, r => r.PlanVersion == 2);
+        var status = coordinator.Status();
+        Assert.Equal(Requests, status.Completed);
+        Assert.Equal(0, status.Failed);
+        Assert.Equal(["dev0", "dev2", "dev1"], status.Plan!.Stages.Select(s => s.Device));
+    }
+
+    [Fact]
+    public async Task Agent_killed_mid_load_loses_nothing_and_its_segment_moves()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
+        Task? kill = null;
+        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
+        {
+            if (done == 50)
+            {
+                kill = cluster.Agents[1].KillAsync();
+            }
+        });
+        await kill!;
+        Assert.Empty(run.Failures);
+        Assert.Equal(Requests, run.Results.Count);
+        var status = cluster.Coordinator!.Status();
+        Assert.DoesNotContain("dev1", status.Plan!.Stages.Select(s => s.Device));
+        Assert.False(status.Agents.Single(a => a.Name == "dev1").Alive);
+        Assert.True(status.Switches.Count >= 2);
+    }
+
+    [Fact]
+    public async Task Agent_that_stops_answering_mid_load_is_routed_around_and_nothing_is_lost()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], attemptTimeout: TimeSpan.FromSeconds(2));
+        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
+        {
+            if (done == 50)
+            {
+                // In-process stand-in for a stopped process: connections stay open, nothing answers.
+                cluster.Agents[2].Freeze();
+            }
+        });
+        Assert.Empty(run.Failures);
+        Assert.Equal(Requests, run.Results.Count);
+        var status = cluster.Coordinator!.Status();
+        Assert.DoesNotContain("dev2", status.Plan!.Stages.Select(s => s.Device));
+        Assert.True(status.Retried > 0);
+        cluster.Agents[2].Thaw();
+    }
+
+    [Fact]
+    public async Task With_no_agent_left_infer_fails_fast_with_a_clear_status()
+    {
+        var model = TestModels.Residual();
+        await using var cluster = await TestCluster.StartAsync(model, 1);
+        using var client = new ClusterClient(cluster.Coordinator!.Address);
+        await client.InferAsync([Reference.Input(0)]);
+        await cluster.Agents[0].KillAsync();
+        var first = await Assert.ThrowsAsync<RpcException>(() => client.InferAsync([Reference.Input(1)]));
+        Assert.Contains(first.StatusCode, new[] { StatusCode.FailedPrecondition, StatusCode.Unavailable });
+        // Once the coordinator knows nothing fits, it answers at once, without trying any device.
+        var second = await Assert.ThrowsAsync<RpcException>(() => client.InferAsync([Reference.Input(2)]));
+        Assert.Equal(StatusCode.FailedPrecondition, second.StatusCode);
+        Assert.Contains("no agent", second.Status.Detail);
+    }
+
+    private sealed record LoadRun(ConcurrentDictionary<int, InferResult> Results, ConcurrentBag<string> Failures);
+
+    /// <summary>Sends seeded requests through the gRPC client and checks each answer against its own input.</summary>
+    private static async Task<LoadRun> RunLoadAsync(TestCluster cluster, byte[] model, Action<int>? onCompleted)
+    {
+        using var session = Reference.Session(model);
+        using var client = new ClusterClient(cluster.Coordinator!.Address);
+        var results = new ConcurrentDictionary<int, InferResult>();
+        var failures = new ConcurrentBag<string>();
+        var done = 0;
+        await Parallel.ForEachAsync(Enumerable.Range(0, Requests), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (seed, ct) =>
+        {
+            var input = Reference.Input(seed);
+            try
+            {
+                var result = await client.InferAsync([input], TimeSpan.FromSeconds(60), ct);
+                var diff = Reference.MaxAbsDiff(Reference.Monolithic(session, input), result.Outputs[0].ToFloats());
+                if (diff > 1e-4)
+                {
+                    failures.Add($"request {seed}: max abs diff {diff}");
+                }
+                if (!results.TryAdd(seed, result))
+                {
+                    failures.Add($"request {seed} answered twice");
+                }
+            }
+            catch (RpcException ex)
+            {
+                failures.Add($"request {seed}: {ex.StatusCode} {ex.Status.Detail}");
+            }
+            onCompleted?.Invoke(Interlocked.Increment(ref done));
+        });
+        return new LoadRun(results, failures);
+    }
+}
