@@ -23,9 +23,13 @@ public static class EdgeSplitExecutable
         return new ProcessLaunch(host, [Dll, .. arguments]);
     }
 
-    /// <summary>The agent of a device: <c>edgesplit agent --name N --listen 0.0.0.0:PORT</c> (inside its namespace).</summary>
+    /// <summary>
+    /// The agent of a device: <c>edgesplit agent --name N --listen 0.0.0.0:PORT --threads CORES</c>
+    /// (all addresses of its own namespace; 127.0.0.1 in the loopback fallback).
+    /// </summary>
     public static ProcessLaunch Agent(Config.TestbedDevice device, DeviceState state) =>
-        Command("agent", "--name", device.Name, "--listen", $"{(state.Namespace is null ? "127.0.0.1" : "0.0.0.0")}:{state.Port}");
+        Command("agent", "--name", device.Name, "--listen", $"{(state.Namespace is null ? "127.0.0.1" : "0.0.0.0")}:{state.Port}",
+            "--threads", state.EmulatedCores.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public static ProcessLaunch Workload(int threads, double units) =>
         Command("testbed", "workload", "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture), "--units", units.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));

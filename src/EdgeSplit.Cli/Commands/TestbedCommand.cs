@@ -11,7 +11,12 @@ namespace EdgeSplit.Cli.Commands;
 /// <summary><c>edgesplit testbed up|down|status|check|play|calibrate</c>: the emulated testbed of heterogeneous devices.</summary>
 internal static class TestbedCommand
 {
-    private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
 
     public static Command Create()
     {
