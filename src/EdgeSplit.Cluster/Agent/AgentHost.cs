@@ -38,6 +38,16 @@ public sealed class AgentHost : IAsyncDisposable
 
     public IReadOnlyCollection<long> DeployedVersions => _core.DeployedVersions;
 
+    /// <summary>Emulated CPU load reported in metrics instead of the measured utilisation (0..1); null = measured.</summary>
+    public double? CpuUtilisationOverride
+    {
+        get => _core.CpuUtilisationOverride;
+        set => _core.CpuUtilisationOverride = value;
+    }
+
+    /// <summary>What this agent has learned about its links, by peer address.</summary>
+    public IReadOnlyList<Monitoring.LinkEstimate> LinkEstimates => _core.Links.All;
+
     public static async Task<AgentHost> StartAsync(AgentOptions options, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Name);

@@ -27,6 +27,15 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
+    /// <summary>Sender-side link emulation (latency, paced bandwidth, CPU slowdown); null on a real device.</summary>
+    public Monitoring.EmulatedLinks? EmulatedLinks { get; init; }
+
+    /// <summary>Emulated CPU load: reported as the device's CPU utilisation instead of the measured one (tests, emulated devices).</summary>
+    public double? CpuUtilisationOverride { get; init; }
+
+    /// <summary>Bytes of an active bandwidth probe, sent only to a peer whose link has been idle.</summary>
+    public int ProbeBytes { get; init; } = 64 * 1024;
+
     /// <summary>
     /// How the agent samples its device (the testbed sets emulated cores and the profile's power
     /// model); default: this host, with a generic board power model when no sensor exists (estimated).
