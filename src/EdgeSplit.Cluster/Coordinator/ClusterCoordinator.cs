@@ -95,6 +95,23 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     {
         // The first calls pay for connection set-up and JIT on both sides: give them longer.
         await Task.WhenAll(_agents.Values.Select(a => ProbeAsync(a, ct, TimeSpan.FromSeconds(5))));
+        var interval = _options.MetricsInterval ?? _adaptive?.Options.MetricsInterval;
+        if (interval is { } period && period > TimeSpan.Zero)
+        {
+            foreach (var agent in _agents.Values)
+            {
+                _loops.Add(Task.Run(() => MetricsLoopAsync(agent, period, _stop.Token), CancellationToken.None));
+            }
+            if (_adaptive is not null)
+            {
+                // The first plan is chosen from start-up measurements: wait (bounded) for every live agent's first sample.
+                var until = Stopwatch.GetTimestamp() + (long)(Math.Min(5, Math.Max(1, 3 * period.TotalSeconds)) * Stopwatch.Frequency);
+                while (_agents.Values.Any(a => a.Alive && a.Latest is null) && Stopwatch.GetTimestamp() < until)
+                {
+                    await Task.Delay(20, ct);
+                }
+            }
+        }
         if (initial is not null)
         {
             await SetPlanAsync(initial, _options.Compression, "initial plan", ct);
@@ -108,17 +125,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
         }
         _healthLoop = Task.Run(() => HealthLoopAsync(_stop.Token), CancellationToken.None);
-        var interval = _options.MetricsInterval ?? _adaptive?.Options.MetricsInterval;
-        if (interval is { } period && period > TimeSpan.Zero)
+        if (_adaptive is not null && interval is { } tick && tick > TimeSpan.Zero)
         {
-            foreach (var agent in _agents.Values)
-            {
-                _loops.Add(Task.Run(() => MetricsLoopAsync(agent, period, _stop.Token), CancellationToken.None));
-            }
-            if (_adaptive is not null)
-            {
-                _loops.Add(Task.Run(() => AdaptationLoopAsync(period, _stop.Token), CancellationToken.None));
-            }
+            _loops.Add(Task.Run(() => AdaptationLoopAsync(tick, _stop.Token), CancellationToken.None));
         }
     }
 
