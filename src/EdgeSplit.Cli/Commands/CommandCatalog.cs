@@ -17,5 +17,6 @@ internal static class CommandCatalog
         yield return AgentCommand.Create();
         yield return ServeCommand.Create();
         yield return InferCommand.Create();
+        yield return TopCommand.Create();
     }
 }

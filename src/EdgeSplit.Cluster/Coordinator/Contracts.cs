@@ -87,6 +87,9 @@ public sealed record CoordinatorOptions
     /// <summary>Period of the agents' Metrics streams the coordinator follows (for Status and top); null = only when adapting.</summary>
     public TimeSpan? MetricsInterval { get; init; }
 
+    /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics.</summary>
+    public string? MetricsListen { get; init; }
+
     /// <summary>Feature-map compression of the initial plan.</summary>
     public FeatureMapCompression Compression { get; init; } = FeatureMapCompression.None;
 

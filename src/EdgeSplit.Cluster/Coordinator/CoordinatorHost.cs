@@ -19,6 +19,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
     private readonly ClusterCoordinator _coordinator;
 
     private PlannerPlanSource? _ownedSource;
+    private Monitoring.PrometheusEndpoint? _prometheus;
 
     private CoordinatorHost(WebApplication app, ClusterCoordinator coordinator, string address)
     {
@@ -95,7 +96,12 @@ public sealed class CoordinatorHost : IAsyncDisposable
             var address = GrpcHost.BoundAddress(app);
             coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
             await coordinator.StartAsync(initialPlan, ct);
-            return new CoordinatorHost(app, coordinator, address);
+            var host = new CoordinatorHost(app, coordinator, address);
+            if (options.MetricsListen is { } metricsListen)
+            {
+                host._prometheus = Monitoring.PrometheusEndpoint.Start(metricsListen, registry => CoordinatorMetrics.Register(registry, coordinator.Status));
+            }
+            return host;
         }
         catch
         {
@@ -118,6 +124,10 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_prometheus is not null)
+        {
+            await _prometheus.DisposeAsync();
+        }
         await _coordinator.DisposeAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await _app.StopAsync(cts.Token);
