@@ -39,5 +39,8 @@ public sealed record AdaptiveOptions(
     /// <summary>Lower bound of live CPU availability, so a saturated device still has a finite cost.</summary>
     public double MinCpuAvailability { get; init; } = 0.05;
 
+    /// <summary>Weight of the newest sample in the EWMA of each device's CPU availability (1 = no smoothing).</summary>
+    public double CpuSmoothing { get; init; } = 0.5;
+
     public AdaptationOptions EffectiveAdaptation => Adaptation ?? AdaptationOptions.Default;
 }

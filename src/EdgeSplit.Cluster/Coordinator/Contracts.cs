@@ -143,7 +143,10 @@ public sealed record DeviceView(
 /// <summary>A link from the device to <paramref name="Peer"/> (a device name): RTT and passively measured bandwidth (0 = not yet).</summary>
 public sealed record LinkView(string Peer, double RttMs, double BytesPerSecond);
 
-/// <summary>One adaptation decision, for Status, logs and the live view.</summary>
+/// <summary>
+/// One adaptation decision, for Status, logs and the live view. <paramref name="Plan"/> is the
+/// planner's candidate (the plan in force when <paramref name="Switched"/>); values are in the objective's unit.
+/// </summary>
 public sealed record DecisionRecord(
     DateTimeOffset Time,
     bool Switched,

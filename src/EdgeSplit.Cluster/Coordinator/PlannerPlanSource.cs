@@ -57,6 +57,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
     private readonly Queue<DecisionRecord> _recent = new();
     private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly Dictionary<string, (DateTimeOffset Time, double Value)> _smoothedCpu = new(StringComparer.Ordinal);
     private Func<IReadOnlyList<AgentSnapshot>>? _view;
     private string _source = "";
     private PlanningState? _lastState;
@@ -178,7 +179,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
         _lastState = state;
         Log(new DecisionRecord(DateTimeOffset.UtcNow, decision.Switched, decision.Reason.ToString(), $"{trigger}: {decision.Detail}", decision.OldPlan?.Signature(),
-            decision.Plan.Signature(), decision.OldValue, decision.NewValue, decision.PredictedGain, ms));
+            decision.Candidate.Signature(), decision.OldValue, decision.NewValue, decision.PredictedGain, ms));
         return decision;
     }
 
@@ -283,7 +284,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             var spec = Options.Devices?.GetValueOrDefault(name);
             var agent = byName.GetValueOrDefault(name);
             var sample = agent?.Latest;
-            var availability = sample is null ? 1.0 : CpuAvailability(sample);
+            var availability = sample is null ? 1.0 : SmoothedAvailability(name, sample);
             var memory = sample?.MemoryAvailableBytes ?? agent?.PingMemoryBytes ?? 0;
             if (memory <= 0)
             {
@@ -311,6 +312,25 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         }
         var source = liveDevices.Contains(_source) ? _source : liveDevices[0];
         return new PlanningState(devices, links, _profile, source, _clock.Elapsed).Validate();
+    }
+
+    /// <summary>EWMA of a device's CPU availability over its samples, so one noisy sample does not move the plan.</summary>
+    private double SmoothedAvailability(string device, DeviceSample sample)
+    {
+        lock (_smoothedCpu)
+        {
+            var now = CpuAvailability(sample);
+            if (_smoothedCpu.TryGetValue(device, out var old))
+            {
+                if (old.Time == sample.Time)
+                {
+                    return old.Value;
+                }
+                now = old.Value + (Options.CpuSmoothing * (now - old.Value));
+            }
+            _smoothedCpu[device] = (sample.Time, now);
+            return now;
+        }
     }
 
     /// <summary>The share of the device's CPU free for EdgeSplit: 1 - (utilisation - EdgeSplit's own share), so its own work does not chase itself away.</summary>
