@@ -52,6 +52,21 @@ public sealed class AdaptiveTests
     }
 
     [Fact]
+    public async Task Static_keeps_its_start_plan_when_the_cpu_is_taken()
+    {
+        await using var cluster = await AdaptiveCluster.StartAsync(2, Profile(20), new AdaptiveOptions("static", Objective.Latency, Speeds(1, 4), CostCorrection: false, Adaptation: Eager), cpuBusy: [0, 0]);
+        var start = await cluster.WaitForPlanAsync(p => p.Stages.All(s => s.Device == "dev1"), "all work on the fast dev1");
+
+        cluster.Agents[1].CpuUtilisationOverride = 0.95;
+        await Task.Delay(1000);
+
+        Assert.Equal(start, cluster.Host.CurrentPlan);
+        var status = cluster.Host.Status().Adaptation!;
+        Assert.Equal(1, status.Switches);
+        Assert.True(status.Counts.GetValueOrDefault(nameof(AdaptationReason.SamePlan)) > 0, string.Join(", ", status.Counts));
+    }
+
+    [Fact]
     public async Task A_collapsing_link_keeps_the_work_on_the_source()
     {
         await using var cluster = await AdaptiveCluster.StartAsync(2, Profile(20), new AdaptiveOptions("optimal", Objective.Latency, Speeds(1, 6), CostCorrection: false, Adaptation: Eager), emulateLinks: true, cpuBusy: [0, 0]);
@@ -175,7 +190,7 @@ public sealed class AdaptiveTests
                     {
                         CacheDirectory = Path.Combine(cluster._root, $"dev{i}"),
                         SendTimeout = TimeSpan.FromSeconds(3),
-                        EmulatedLinks = links,
+                        Emulation = links,
                         CpuUtilisationOverride = cpuBusy?[i],
                         ProbeBytes = adaptive is null ? 0 : 64 * 1024,
                         ConfigureLogging = Logging,

@@ -34,8 +34,6 @@ internal static class AgentCommand
                 CacheDirectory = parse.GetValue(cache),
                 Token = parse.GetValue(token),
                 MetricsListen = parse.GetValue(metricsListen),
-                // On an emulated testbed device the testbed names the link file; on a real device there is none.
-                EmulatedLinks = Cluster.Monitoring.EmulatedLinks.FromEnvironment(),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             }, ct);
             await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory})");

@@ -27,8 +27,11 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
 
-    /// <summary>Sender-side link emulation (latency, paced bandwidth, CPU slowdown); null on a real device.</summary>
-    public Monitoring.EmulatedLinks? EmulatedLinks { get; init; }
+    /// <summary>
+    /// Link latency, pacing and CPU slowdown this agent applies itself on an emulated device (the loopback
+    /// fallback, or a kernel without netem); default: the <c>EDGESPLIT_EMULATED_LINKS</c> file, null on a real device.
+    /// </summary>
+    public global::EdgeSplit.Cluster.Monitoring.EmulatedLinks? Emulation { get; init; } = global::EdgeSplit.Cluster.Monitoring.EmulatedLinks.FromEnvironment();
 
     /// <summary>Emulated CPU load: reported as the device's CPU utilisation instead of the measured one (tests, emulated devices).</summary>
     public double? CpuUtilisationOverride { get; init; }

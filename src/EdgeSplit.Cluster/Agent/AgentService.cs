@@ -70,7 +70,7 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
         {
             var peers = request.Peers.Take(16).ToList();
             // Peers are measured side by side, so one slow (emulated) link does not stall the stream.
-            await Task.WhenAll(peers.Select(peer => MeasureLinkAsync(peer, ct)));
+            await Task.WhenAll(peers.Select((peer, i) => MeasureLinkAsync(peer, i < request.PeerNames.Count ? request.PeerNames[i] : null, ct)));
             var links = peers.Select(peer => core.Links.For(peer).Current)
                 .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
             var sample = DeviceSample.From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
@@ -92,20 +92,20 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
     }
 
     /// <summary>Pings a peer for its RTT and, when the link has been idle, sends a short probe for its bandwidth.</summary>
-    private async Task MeasureLinkAsync(string peer, CancellationToken ct)
+    private async Task MeasureLinkAsync(string peer, string? peerName, CancellationToken ct)
     {
         var estimator = core.Links.For(peer);
-        if (await TimePingAsync(peer, 0, ct) is { } rtt)
+        if (await TimePingAsync(peer, peerName, 0, ct) is { } rtt)
         {
             estimator.AddRtt(rtt);
         }
-        if (estimator.ProbeDue && core.Options.ProbeBytes > 0 && await TimePingAsync(peer, core.Options.ProbeBytes, ct) is { } probe)
+        if (estimator.ProbeDue && core.Options.ProbeBytes > 0 && await TimePingAsync(peer, peerName, core.Options.ProbeBytes, ct) is { } probe)
         {
             estimator.AddTransfer(core.Options.ProbeBytes, probe, isProbe: true);
         }
     }
 
-    private async Task<TimeSpan?> TimePingAsync(string peer, int paddingBytes, CancellationToken ct)
+    private async Task<TimeSpan?> TimePingAsync(string peer, string? peerName, int paddingBytes, CancellationToken ct)
     {
         var request = new Proto.PingRequest { SentUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
         if (paddingBytes > 0)
@@ -115,9 +115,9 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
         var started = Stopwatch.GetTimestamp();
         try
         {
-            if (core.Options.EmulatedLinks is { } emulated)
+            if (core.Options.Emulation is { } emulation)
             {
-                await emulated.BeforeSendAsync(peer, paddingBytes, ct);
+                await emulation.BeforeSendAsync(EmulatedPeer(emulation, peer, peerName), paddingBytes, ct);
             }
             await new Proto.Agent.AgentClient(core.Channels.For(peer)).PingAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: ct);
             return Stopwatch.GetElapsedTime(started);
@@ -127,6 +127,10 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
             return null;
         }
     }
+
+    /// <summary>The key an emulation file knows a peer by: its device name when listed so, else its address.</summary>
+    internal static string EmulatedPeer(Monitoring.EmulatedLinks emulation, string address, string? device) =>
+        device is not null && emulation.Find(device) is not null ? device : address;
 
     /// <summary>Wall clock in fractional ms since the epoch, for one-way transfer times (exact on one host, NTP-close across devices).</summary>
     internal static double NowUnixMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;

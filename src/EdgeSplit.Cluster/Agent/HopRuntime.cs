@@ -153,7 +153,7 @@ internal sealed class HopRuntime : IAsyncDisposable
         {
             return new Outgoing(work, [.. Spec.Forwards.Select(n => Prepare(byName[n]))], null, null, null);
         }
-        var emulated = _agent.Options.EmulatedLinks;
+        var emulated = _agent.Options.Emulation;
         var inputs = new List<OrtTensors.InputScope>(Spec.Inputs.Count);
         IDisposableReadOnlyCollection<OrtValue>? outputs = null;
         try
@@ -247,10 +247,11 @@ internal sealed class HopRuntime : IAsyncDisposable
                 var bytes = request.CalculateSize();
                 var started = Stopwatch.GetTimestamp();
                 request.SentUnixMs = AgentService.NowUnixMs();
-                if (_agent.Options.EmulatedLinks is { } emulated)
+                if (_agent.Options.Emulation is { } emulation)
                 {
-                    // An emulated link delays on the sender, so the transfer timed here includes it as a real slow link would.
-                    await emulated.BeforeSendAsync(Spec.NextAddress, bytes, _stop.Token);
+                    // An emulated link delays on the sender (one sender per hop, so paced transfers queue like packets),
+                    // and the transfer timed here includes it as a real slow link would.
+                    await emulation.BeforeSendAsync(AgentService.EmulatedPeer(emulation, Spec.NextAddress, Spec.NextDevice), bytes, _stop.Token);
                 }
                 var reply = await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
                 // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.

@@ -31,6 +31,9 @@ public sealed record AdaptiveOptions(
     /// <summary>Oracle only: the recorded true conditions per time window.</summary>
     public IReadOnlyList<ConditionWindow>? OracleTruth { get; init; }
 
+    /// <summary>Time since the run started, as states carry it (the oracle's windows); default: since the plan source was created.</summary>
+    public Func<TimeSpan>? Clock { get; init; }
+
     public RlOptions? Rl { get; init; }
 
     /// <summary>rl only: requests served with one rl choice before it chooses again.</summary>

@@ -139,13 +139,14 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     /// <summary>Follows one agent's Metrics stream (links to every other agent), reconnecting after failures.</summary>
     private async Task MetricsLoopAsync(AgentEntry agent, TimeSpan interval, CancellationToken ct)
     {
-        var peers = _agents.Values.Where(a => a != agent).Select(a => a.Address).ToList();
+        var peers = _agents.Values.Where(a => a != agent).ToList();
         while (!ct.IsCancellationRequested)
         {
             try
             {
                 var request = new Proto.MetricsRequest { IntervalMs = (int)Math.Max(50, interval.TotalMilliseconds) };
-                request.Peers.Add(peers);
+                request.Peers.Add(peers.Select(p => p.Address));
+                request.PeerNames.Add(peers.Select(p => p.Name));
                 using var call = AgentClient(agent.Name).Metrics(request, cancellationToken: ct);
                 await foreach (var metrics in call.ResponseStream.ReadAllAsync(ct))
                 {

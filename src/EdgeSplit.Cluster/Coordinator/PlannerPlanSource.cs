@@ -311,7 +311,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             }
         }
         var source = liveDevices.Contains(_source) ? _source : liveDevices[0];
-        return new PlanningState(devices, links, _profile, source, _clock.Elapsed).Validate();
+        return new PlanningState(devices, links, _profile, source, Options.Clock?.Invoke() ?? _clock.Elapsed).Validate();
     }
 
     /// <summary>EWMA of a device's CPU availability over its samples, so one noisy sample does not move the plan.</summary>
