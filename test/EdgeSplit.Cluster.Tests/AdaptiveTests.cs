@@ -67,6 +67,20 @@ public sealed class AdaptiveTests
     }
 
     [Fact]
+    public async Task A_dead_device_forces_even_static_to_replan_and_requests_still_answer()
+    {
+        await using var cluster = await AdaptiveCluster.StartAsync(2, Profile(20), new AdaptiveOptions("static", Objective.Latency, Speeds(1, 4), CostCorrection: false, Adaptation: Eager), cpuBusy: [0, 0]);
+        await cluster.WaitForPlanAsync(p => p.Stages.All(s => s.Device == "dev1"), "all work on the fast dev1");
+
+        await cluster.Agents[1].KillAsync();
+        var result = await cluster.Host.InferAsync([Input(7)]);
+
+        Assert.All(cluster.Host.CurrentPlan!.Stages, s => Assert.Equal("dev0", s.Device));
+        Assert.Equal(cluster.Host.CurrentPlan.Version, result.PlanVersion);
+        Assert.Contains(cluster.Host.Status().Adaptation!.Recent, d => d.Switched && d.Reason == nameof(AdaptationReason.CurrentInfeasible));
+    }
+
+    [Fact]
     public async Task A_collapsing_link_keeps_the_work_on_the_source()
     {
         await using var cluster = await AdaptiveCluster.StartAsync(2, Profile(20), new AdaptiveOptions("optimal", Objective.Latency, Speeds(1, 6), CostCorrection: false, Adaptation: Eager), emulateLinks: true, cpuBusy: [0, 0]);
