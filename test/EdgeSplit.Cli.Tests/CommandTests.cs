@@ -111,4 +111,16 @@ public sealed class CommandTests : IDisposable
         Assert.Equal(4, json.GetProperty("cuts_checked").GetInt32());
         Assert.InRange(json.GetProperty("max_abs_diff").GetDouble(), 0, 1e-4);
     }
+
+    [Theory]
+    [InlineData("fp16", 1e-2)]
+    [InlineData("int8", 2e-1)]
+    public void Verify_with_compression_reports_the_error_the_codec_causes(string codec, double bound)
+    {
+        var json = Json(CliProcess.Run("verify", Model("residual.onnx", TestModels.Residual()), "--compress", codec, "--json"));
+
+        Assert.Equal(codec, json.GetProperty("compression").GetString());
+        Assert.False(json.GetProperty("lossless").GetBoolean());
+        Assert.InRange(json.GetProperty("max_abs_diff").GetDouble(), 1e-9, bound);
+    }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Codec;
 using Spectre.Console;
 
 namespace EdgeSplit.Cli.Commands;
@@ -16,10 +17,15 @@ internal static class VerifyCommand
         var cuts = new Option<string>("--cuts") { Description = "'all', or how many cuts spread over the model to check.", DefaultValueFactory = _ => "all" };
         var threads = ModelOptions.Threads();
         var seed = ModelOptions.Seed();
+        var compress = new Option<string>("--compress")
+        {
+            Description = "Compress feature maps on each hop as the runtime would (none, fp16, int8) and report the error it causes.",
+            DefaultValueFactory = _ => "none",
+        };
         var json = CommonOptions.Json();
         var command = new Command("verify", "Check that the chained partitions reproduce the monolithic output (max abs diff <= 1e-4) at every cut.")
         {
-            model, inputShape, cuts, threads, seed, json,
+            model, inputShape, cuts, threads, seed, compress, json,
         };
         CommandRunner.SetAction(command, (parse, cancellation) =>
         {
@@ -28,6 +34,8 @@ internal static class VerifyCommand
             var selected = Verifier.SpreadCuts(onnx, ParseCount(parse.GetValue(cuts)!));
             var threadCount = ModelOptions.CheckThreads(parse.GetValue(threads));
             var asJson = parse.GetValue(json);
+            var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
+            Func<TensorData, TensorData>? onHop = compression == FeatureMapCompression.None ? null : t => FeatureMapCodec.RoundTrip(t, compression);
 
             // Types observed in one real run cover operators the static rules do not know.
             CutProfiler.Measure(onnx, inputs, threadCount, out var facts);
@@ -38,7 +46,7 @@ internal static class VerifyCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask($"verify {Path.GetFileName(onnx.DisplayName)}", maxValue: Math.Max(1, selected.Count));
-                    report = Verifier.Verify(onnx, selected, inputs, threadCount, null, types, _ => task.Increment(1), cancellation);
+                    report = Verifier.Verify(onnx, selected, inputs, threadCount, onHop, types, _ => task.Increment(1), cancellation);
                 });
 
             if (asJson)
@@ -49,6 +57,8 @@ internal static class VerifyCommand
                     report.CutsChecked,
                     report.MaxAbsDiff,
                     Tolerance = Verifier.AbsoluteTolerance,
+                    Compression = FeatureMapCodec.Name(compression),
+                    Lossless = compression == FeatureMapCompression.None,
                     report.Passed,
                     Failed = report.Checks.Where(c => !c.Passed).Select(c => new { c.Cut, c.MaxAbsDiff, c.Tolerance }),
                 });
@@ -59,11 +69,14 @@ internal static class VerifyCommand
                 {
                     Terminal.Out.MarkupLine($"[red]cut {failed.Cut}: max abs diff {failed.MaxAbsDiff:E3} > {failed.Tolerance:E1}[/]");
                 }
-                var verdict = report.Passed ? "[green]PASS[/]" : "[red]FAIL[/]";
+                var verdict = compression != FeatureMapCompression.None
+                    ? $"[yellow]{FeatureMapCodec.Name(compression)} (lossy)[/]"
+                    : report.Passed ? "[green]PASS[/]" : "[red]FAIL[/]";
                 Terminal.Out.MarkupLine(
                     $"{verdict} {Markup.Escape(onnx.DisplayName)}: {report.CutsChecked} cuts checked, max abs diff {report.MaxAbsDiff.ToString("E3", CultureInfo.InvariantCulture)} (tolerance {Verifier.AbsoluteTolerance:E0}, scaled by output magnitude above 1)");
             }
-            return Task.FromResult(report.Passed ? ExitCodes.Ok : ExitCodes.CheckFailed);
+            // Lossy compression is expected to exceed the lossless tolerance: then verify reports, it does not judge.
+            return Task.FromResult(report.Passed || compression != FeatureMapCompression.None ? ExitCodes.Ok : ExitCodes.CheckFailed);
         });
         return command;
     }
