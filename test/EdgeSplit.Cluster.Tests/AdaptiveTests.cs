@@ -138,6 +138,10 @@ public sealed class AdaptiveTests
                 Assert.Equal("rl", status.Planner);
                 Assert.Equal(12, status.ObservedRequests);
                 Assert.True(((RlPlanner)cluster.Host.Adaptive!.Planner).LearnedRequests > 0);
+                using var client = new ClusterClient(cluster.Host.Address);
+                var remote = await client.InferAsync([Input(99)]);
+                Assert.NotEmpty(remote.Hops);
+                Assert.True(double.IsFinite(remote.EstimatedEnergyJ), $"energy {remote.EstimatedEnergyJ}");
             }
             Assert.True(File.Exists(file));
             using var reloaded = PlannerPlanSource.Create(options, Profile(1));

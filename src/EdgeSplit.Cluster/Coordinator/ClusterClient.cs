@@ -27,7 +27,10 @@ public sealed class ClusterClient : IDisposable
         var reply = await _client.InferAsync(request, deadline: timeout is null ? null : DateTime.UtcNow + timeout, cancellationToken: ct);
         return new InferResult([.. reply.Outputs.Select(TensorMapping.FromProto)], reply.PlanVersion, reply.Attempts)
         {
+            // The client's own round trip: what a caller of the cluster waits.
             LatencyMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            Hops = [.. reply.Hops.Select(CoordinatorService.FromProto)],
+            EstimatedEnergyJ = reply.EstimatedEnergyJ,
         };
     }
 

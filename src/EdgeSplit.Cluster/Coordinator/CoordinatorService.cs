@@ -12,7 +12,16 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
     {
         var inputs = request.Inputs.Select(TensorMapping.FromProto).ToList();
         var result = await coordinator.InferAsync(inputs, context.CancellationToken);
-        var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts };
+        var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts, LatencyMs = result.LatencyMs, EstimatedEnergyJ = result.EstimatedEnergyJ };
+        reply.Hops.AddRange(result.Hops.Select(h => new Proto.HopTiming
+        {
+            Hop = h.Hop,
+            Device = h.Device,
+            ComputeMs = h.ComputeMs,
+            BytesIn = h.BytesIn,
+            TransferInMs = h.TransferInMs,
+            FromDevice = h.FromDevice ?? "",
+        }));
         reply.Outputs.AddRange(result.Outputs.Select(TensorMapping.ToProto));
         return reply;
     }
