@@ -24,10 +24,12 @@ internal static class ServeCommand
         var noCorrection = new Option<bool>("--no-correction") { Description = "Switch off the cost model's online correction from observed stage and hop times." };
         var rlPolicy = new Option<FileInfo?>("--rl-policy") { Description = "rl: policy file loaded at start (if it exists) and saved on exit." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
+        var testbed = new Option<string?>("--testbed") { Description = "A testbed YAML file: the planner takes each device's relative speed, memory and power model, and its links until measured." };
+        var energyWeight = new Option<double>("--energy-weight") { Description = "Milliseconds one joule is worth, for --objective weighted.", DefaultValueFactory = _ => 100 };
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen,
+            model, agents, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -50,7 +52,12 @@ internal static class ServeCommand
             {
                 throw new BadInputException("the oracle planner needs recorded conditions and is for evaluation only; use static, greedy, optimal or rl");
             }
-            var goal = Objective.Parse(parse.GetValue(objective)!);
+            var weight = parse.GetValue(energyWeight);
+            if (!(weight >= 0))
+            {
+                throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
+            }
+            var goal = Objective.Parse(parse.GetValue(objective)!, weight);
             var options = new CoordinatorOptions
             {
                 Listen = parse.GetValue(listen)!,
@@ -79,7 +86,20 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"profiling {file.Name} ({onnx.Nodes.Count} nodes) on this machine for the planner...");
                 var profile = AdaptivePlanning.MeasureProfile(onnx);
                 await Console.Error.WriteLineAsync($"measured {profile.ReferenceNodeMs.Sum():F2} ms per inference on this machine (the reference speed)");
-                var adaptive = new AdaptiveOptions(plannerName ?? "optimal", goal, null, !parse.GetValue(noCorrection), parse.GetValue(rlPolicy)?.FullName);
+                IReadOnlyDictionary<string, DeviceSpec>? devices = null;
+                IReadOnlyList<LinkSpec>? links = null;
+                if (parse.GetValue(testbed) is { } testbedFile)
+                {
+                    var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile);
+                    devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
+                    links = described.Links;
+                    var unknown = endpoints.Where(e => !devices.ContainsKey(e.Name)).Select(e => e.Name).ToList();
+                    if (unknown.Count > 0)
+                    {
+                        throw new BadInputException($"agents [{string.Join(", ", unknown)}] are not devices of {testbedFile}; name agents as the testbed does");
+                    }
+                }
+                var adaptive = new AdaptiveOptions(plannerName ?? "optimal", goal, devices, !parse.GetValue(noCorrection), parse.GetValue(rlPolicy)?.FullName) { Links = links };
                 host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, profile.ReferenceNodeMs) with { Profile = profile }, endpoints, adaptive, options, ct);
             }
             await using var _ = host;
