@@ -17,6 +17,7 @@ internal static class CommandCatalog
         yield return AgentCommand.Create();
         yield return ServeCommand.Create();
         yield return InferCommand.Create();
+        yield return TestbedCommand.Create();
         yield return TopCommand.Create();
     }
 }

@@ -1,0 +1,302 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text.Json;
+using EdgeSplit.Graph;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Config;
+using Spectre.Console;
+
+namespace EdgeSplit.Cli.Commands;
+
+/// <summary><c>edgesplit testbed up|down|status|check|play|calibrate</c>: the emulated testbed of heterogeneous devices.</summary>
+internal static class TestbedCommand
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public static Command Create()
+    {
+        var command = new Command("testbed", "Emulate heterogeneous edge devices on this Linux host (namespaces, tc and cgroups as root; loopback otherwise).");
+        command.Subcommands.Add(Up());
+        command.Subcommands.Add(Down());
+        command.Subcommands.Add(Status());
+        command.Subcommands.Add(Check());
+        command.Subcommands.Add(Play());
+        command.Subcommands.Add(Calibrate());
+        command.Subcommands.Add(Workload());
+        command.Subcommands.Add(Load());
+        return command;
+    }
+
+    private static Command Up()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "A testbed YAML file (see examples/testbeds/)." };
+        var detach = new Option<bool>("--detach") { Description = "Return once up; take it down later with 'testbed down'. Otherwise it runs until Ctrl-C." };
+        var loopback = new Option<bool>("--loopback") { Description = "Use the loopback fallback even as root." };
+        var process = new Option<string?>("--process") { Description = "Run this command in each device instead of 'edgesplit agent' (e.g. \"sleep infinity\"); {name}, {address} and {port} are replaced." };
+        var noProcess = new Option<bool>("--no-process") { Description = "Create namespaces, links and cgroups only." };
+        var json = CommonOptions.Json();
+        var command = new Command("up", "Bring a testbed up: one agent per device in its own namespace, links shaped with tc, CPU and memory limited by cgroups.")
+        {
+            file, detach, loopback, process, noProcess, json,
+        };
+        CommandRunner.SetAction(command, async (parse, ct) =>
+        {
+            var path = parse.GetValue(file)!.FullName;
+            var spec = TestbedSpec.Load(path);
+            DeviceCommand? deviceCommand = parse.GetValue(noProcess) ? null
+                : parse.GetValue(process) is { Length: > 0 } custom ? (d, s) => CustomProcess(custom, d, s)
+                : EdgeSplitExecutable.Agent;
+            var testbed = RunningTestbed.Up(spec, path, new TestbedOptions
+            {
+                Command = deviceCommand,
+                Detached = parse.GetValue(detach),
+                ForceLoopback = parse.GetValue(loopback),
+                Log = Log,
+            });
+            // A device process that dies at once (e.g. a command that does not exist) makes a useless testbed.
+            await Task.Delay(TimeSpan.FromSeconds(deviceCommand is null ? 0 : 1.5), ct);
+            var dead = testbed.State.Devices.Where(d => d.Command.Count > 0 && !testbed.IsRunning(d.Name)).ToList();
+            if (dead.Count > 0)
+            {
+                var tail = File.Exists(dead[0].LogFile) ? File.ReadLines(dead[0].LogFile).LastOrDefault() ?? "" : "";
+                testbed.Down();
+                throw new BadInputException($"device '{dead[0].Name}' exited at once ({tail.Trim()}); check '{string.Join(' ', dead[0].Command)}' or use --process / --no-process");
+            }
+            PrintStatus(testbed.Status(), parse.GetValue(json));
+            if (parse.GetValue(detach))
+            {
+                Log($"detached; run 'edgesplit testbed down {spec.Name}' to remove it");
+                return ExitCodes.Ok;
+            }
+            Log("running; press Ctrl-C to take it down");
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            finally
+            {
+                testbed.Down();
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Down()
+    {
+        var name = new Argument<string?>("NAME") { Description = "The testbed's name (default: the only one up).", Arity = ArgumentArity.ZeroOrOne };
+        var all = new Option<bool>("--all") { Description = "Remove every testbed and anything named es-* (namespaces, interfaces, cgroups)." };
+        var command = new Command("down", "Take a testbed down: stop its processes, remove its namespaces, links and cgroups.") { name, all };
+        CommandRunner.SetAction(command, (parse, _) =>
+        {
+            if (parse.GetValue(all))
+            {
+                RunningTestbed.DownAll(log: Log);
+                Log("everything named es-* is removed");
+                return Task.FromResult(ExitCodes.Ok);
+            }
+            RunningTestbed.Open(ResolveName(parse.GetValue(name)), log: Log).Down();
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    private static Command Status()
+    {
+        var name = new Argument<string?>("NAME") { Description = "The testbed's name (default: the only one up).", Arity = ArgumentArity.ZeroOrOne };
+        var json = CommonOptions.Json();
+        var command = new Command("status", "Show a running testbed: devices, their processes and limits, links and their qdiscs.") { name, json };
+        CommandRunner.SetAction(command, (parse, _) =>
+        {
+            PrintStatus(RunningTestbed.Open(ResolveName(parse.GetValue(name)), log: Log).Status(), parse.GetValue(json));
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    private static Command Check()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "A testbed YAML file." };
+        var json = CommonOptions.Json();
+        var command = new Command("check", "Bring a testbed up, measure each link's bandwidth and RTT and each device's slowdown, print them next to the configuration, tear it down.") { file, json };
+        CommandRunner.SetAction(command, async (parse, ct) =>
+        {
+            var path = parse.GetValue(file)!.FullName;
+            var spec = TestbedSpec.Load(path);
+            if (!RunningTestbed.CanUseNamespaces)
+            {
+                throw new BadInputException("testbed check needs root (namespaces, tc, cgroups): in the loopback fallback shaping is done inside the agents and there is nothing to measure");
+            }
+            var testbed = RunningTestbed.Up(spec with { Name = spec.Name.Length > 18 ? spec.Name[..18] + "-chk" : spec.Name + "-chk" }, path, new TestbedOptions { Log = Log });
+            CheckReport report;
+            try
+            {
+                report = await TestbedCheck.RunAsync(testbed, EdgeSplitExecutable.Workload, Log, ct);
+            }
+            finally
+            {
+                testbed.Down();
+            }
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(report, Json));
+                return ExitCodes.Ok;
+            }
+            var links = new Table().Title($"links of {spec.Name} (emulated)")
+                .AddColumns("link", "configured Mbit/s", "measured a->b", "measured b->a", "configured RTT ms", "measured RTT ms");
+            foreach (var l in report.Links)
+            {
+                links.AddRow($"{l.A} <-> {l.B}", F(l.ConfiguredBandwidthMbps), $"{F(l.MeasuredBandwidthMbps)} ({Pct(l.MeasuredBandwidthMbps, l.ConfiguredBandwidthMbps)})",
+                    $"{F(l.MeasuredBandwidthMbpsReverse)} ({Pct(l.MeasuredBandwidthMbpsReverse, l.ConfiguredBandwidthMbps)})", F(l.ConfiguredRttMs), F(l.MeasuredRttMs));
+            }
+            var devices = new Table().Title($"devices (host relative speed {report.HostRelativeCpuSpeed:0.00}, estimated)")
+                .AddColumns("device", "profile", "cores", "quota cores", "configured slowdown", "measured slowdown");
+            foreach (var d in report.Devices)
+            {
+                devices.AddRow(d.Name, d.Profile, d.EmulatedCores.ToString(CultureInfo.InvariantCulture), F(d.QuotaCores), F(d.ConfiguredSlowdown) + "x",
+                    $"{F(d.MeasuredSlowdown)}x ({Pct(d.MeasuredSlowdown, d.ConfiguredSlowdown)})");
+            }
+            AnsiConsole.Write(links);
+            AnsiConsole.Write(devices);
+            AnsiConsole.MarkupLine($"[grey]{Markup.Escape(report.Note)}[/]");
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Play()
+    {
+        var file = new Argument<FileInfo>("SCENARIO") { Description = "A scenario YAML file (see examples/scenarios/)." };
+        var name = new Option<string?>("--testbed") { Description = "The running testbed to drive (default: the only one up)." };
+        var json = CommonOptions.Json();
+        var command = new Command("play", "Drive a running testbed through a scenario: link changes, CPU load, memory pressure, device failures.") { file, name, json };
+        CommandRunner.SetAction(command, async (parse, ct) =>
+        {
+            var scenario = Scenario.Load(parse.GetValue(file)!.FullName);
+            var testbed = RunningTestbed.Open(ResolveName(parse.GetValue(name)), log: Log);
+            Log($"playing '{scenario.Name}' ({scenario.Events.Count} events over {scenario.Duration.TotalSeconds} s) on '{testbed.State.Name}'");
+            var played = await ScenarioPlayer.PlayAsync(testbed, scenario, EdgeSplitExecutable.Load,
+                e => Log($"t={e.At.TotalSeconds,6:0.0} s  {e.Description}"), ct);
+            if (parse.GetValue(json))
+            {
+                Console.Out.WriteLine(JsonSerializer.Serialize(new
+                {
+                    scenario = scenario.Name,
+                    testbed = testbed.State.Name,
+                    events = played.Select(p => new { at_s = p.At.TotalSeconds, description = p.Description }),
+                }, Json));
+            }
+            return ExitCodes.Ok;
+        });
+        return command;
+    }
+
+    private static Command Calibrate()
+    {
+        var name = new Option<string>("--name") { Description = "Name of the profile to print.", DefaultValueFactory = _ => Environment.MachineName.ToLowerInvariant() };
+        var template = new Option<FileInfo?>("--like") { Description = "A profile to copy power and network figures from (they cannot be measured in software)." };
+        var command = new Command("calibrate", "Measure this machine's relative CPU speed with the reference workload and print a device profile.") { name, template };
+        CommandRunner.SetAction(command, (parse, _) =>
+        {
+            var like = parse.GetValue(template);
+            var baseProfile = like is not null ? DeviceProfile.Load(like.FullName)
+                : new DeviceProfile("unknown", 1, 1024, 1, 5, 15, new NetworkProfile("wifi", 100, 50));
+            Log("running the reference workload (a few seconds of one core)...");
+            var profile = Calibration.Measure(parse.GetValue(name)!, baseProfile);
+            var source = like is null ? "placeholders: measure them with a power meter" : $"copied from {like.Name}";
+            Console.Out.Write(profile.ToYaml(
+                $"measured by 'edgesplit testbed calibrate' on {DateTime.UtcNow:yyyy-MM-dd}: cores, memory_mb, relative_cpu_speed " +
+                $"({ReferenceWorkload.ReferenceUnitsPerSecond} reference units/s = 1.0). Power and network figures are {source}."));
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    private static Command Workload()
+    {
+        var threads = new Option<int>("--threads") { DefaultValueFactory = _ => 1 };
+        var units = new Option<double>("--units") { DefaultValueFactory = _ => 100 };
+        var command = new Command("workload", "Internal: the reference workload child process of 'testbed check'.") { threads, units };
+        command.Hidden = true;
+        CommandRunner.SetAction(command, (parse, _) =>
+        {
+            ReferenceWorkload.Serve(parse.GetValue(threads), parse.GetValue(units), Console.In, Console.Out);
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    private static Command Load()
+    {
+        var cpu = new Option<int>("--cpu-threads") { DefaultValueFactory = _ => 0 };
+        var memory = new Option<int>("--memory-mb") { DefaultValueFactory = _ => 0 };
+        var seconds = new Option<double>("--seconds") { DefaultValueFactory = _ => 10 };
+        var command = new Command("load", "Internal: a CPU or memory load process that 'testbed play' starts inside a device.") { cpu, memory, seconds };
+        command.Hidden = true;
+        CommandRunner.SetAction(command, (parse, ct) =>
+        {
+            LoadGenerator.Run(parse.GetValue(cpu), parse.GetValue(memory), TimeSpan.FromSeconds(parse.GetValue(seconds)), ct);
+            return Task.FromResult(ExitCodes.Ok);
+        });
+        return command;
+    }
+
+    private static ProcessLaunch CustomProcess(string template, TestbedDevice device, DeviceState state)
+    {
+        var words = template.Replace("{name}", device.Name, StringComparison.Ordinal)
+            .Replace("{address}", state.ControlAddress, StringComparison.Ordinal)
+            .Replace("{port}", state.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return new ProcessLaunch(words[0], words[1..]);
+    }
+
+    private static string ResolveName(string? name)
+    {
+        if (name is not null)
+        {
+            return name;
+        }
+        var up = RunningTestbed.ListNames();
+        return up.Count switch
+        {
+            1 => up[0],
+            0 => throw new BadInputException("no testbed is up; start one with 'edgesplit testbed up FILE.yaml'"),
+            _ => throw new BadInputException($"several testbeds are up ({string.Join(", ", up)}); name one"),
+        };
+    }
+
+    private static void PrintStatus(TestbedStatus status, bool json)
+    {
+        if (json)
+        {
+            Console.Out.WriteLine(JsonSerializer.Serialize(status, Json));
+            return;
+        }
+        var devices = new Table().Title($"testbed {status.Name} ({status.Mode.ToString().ToLowerInvariant()}, emulated; source: {status.Source})")
+            .AddColumns("device", "profile", "address", "pid", "running", "cpus", "quota cores", "memory MB", "slowdown");
+        foreach (var d in status.Devices)
+        {
+            devices.AddRow(d.Name, d.Profile, $"{d.Address}:{d.Port}", d.Pid?.ToString(CultureInfo.InvariantCulture) ?? "-",
+                d.Running ? "yes" : "no", d.Cpus, F(d.QuotaCores), d.MemoryMb.ToString(CultureInfo.InvariantCulture), F(d.ConfiguredSlowdown) + "x");
+        }
+        var links = new Table().AddColumns("link", "addresses", "Mbit/s", "latency ms (one way, by sender)", "qdisc");
+        foreach (var l in status.Links)
+        {
+            links.AddRow($"{l.A} <-> {l.B}", $"{l.AddressA} / {l.AddressB}", F(l.BandwidthMbps), F(l.LatencyMs), Markup.Escape(l.Qdisc));
+        }
+        AnsiConsole.Write(devices);
+        AnsiConsole.Write(links);
+    }
+
+    private static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
+
+    private static string Pct(double measured, double configured) =>
+        ((measured - configured) / configured).ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture);
+
+    private static void Log(string message) => Console.Error.WriteLine(message);
+}

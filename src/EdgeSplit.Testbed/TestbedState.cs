@@ -1,0 +1,103 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace EdgeSplit.Testbed;
+
+/// <summary>How a testbed emulates: kernel namespaces, tc and cgroups (root), or in-process on loopback.</summary>
+public enum TestbedMode
+{
+    Namespaces,
+    Loopback,
+}
+
+/// <summary>A running emulated device: where it listens, its limits and its process.</summary>
+public sealed record DeviceState
+{
+    public required string Name { get; init; }
+    public required string Profile { get; init; }
+    public string? Namespace { get; init; }
+    /// <summary>Address the coordinator (root namespace) uses; in loopback mode 127.0.0.1.</summary>
+    public required string ControlAddress { get; init; }
+    public required int Port { get; init; }
+    public string? HostInterface { get; init; }
+    public IReadOnlyList<string> CgroupDirectories { get; init; } = [];
+    public bool CgroupV2 { get; init; }
+    public required string Cpus { get; init; }
+    public required double QuotaCores { get; init; }
+    public required long MemoryBytes { get; init; }
+    public required double ConfiguredSlowdown { get; init; }
+    public required int EmulatedCores { get; init; }
+    public required string LinksFile { get; init; }
+    public required string LogFile { get; init; }
+    public IReadOnlyList<string> Command { get; init; } = [];
+    public int? Pid { get; set; }
+}
+
+/// <summary>A running emulated link: the veth ends, their addresses and the current shaping.</summary>
+public sealed record LinkState
+{
+    public required string A { get; init; }
+    public required string B { get; init; }
+    public string? InterfaceA { get; init; }
+    public string? InterfaceB { get; init; }
+    public required string AddressA { get; init; }
+    public required string AddressB { get; init; }
+    public required double BandwidthMbps { get; set; }
+    public required double LatencyMs { get; set; }
+}
+
+/// <summary>
+/// Everything a testbed created, written before each thing is created so that <c>down</c>, a
+/// later <c>up</c> (cleaning leftovers) or the watchdog can remove it from another process.
+/// </summary>
+public sealed record TestbedState
+{
+    public required string Name { get; init; }
+    public required TestbedMode Mode { get; init; }
+    public required int Slot { get; init; }
+    public required string Source { get; init; }
+    public required string SpecFile { get; init; }
+    public required double HostRelativeCpuSpeed { get; init; }
+    /// <summary>The process that owns a foreground testbed; when it dies the testbed is torn down. Null when detached.</summary>
+    public int? OwnerPid { get; set; }
+    public List<string> Namespaces { get; init; } = [];
+    public List<string> HostInterfaces { get; init; } = [];
+    public List<DeviceState> Devices { get; init; } = [];
+    public List<LinkState> Links { get; init; } = [];
+    public int? WatchdogPid { get; set; }
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
+    };
+
+    public DeviceState Device(string name) => Devices.FirstOrDefault(d => d.Name == name)
+        ?? throw new EdgeSplit.Graph.BadInputException($"testbed '{Name}' has no device '{name}'; it has {string.Join(", ", Devices.Select(d => d.Name))}");
+
+    public LinkState? Link(string a, string b) => Links.FirstOrDefault(l => (l.A == a && l.B == b) || (l.A == b && l.B == a));
+
+    /// <summary>The address device <paramref name="from"/> uses to reach <paramref name="to"/> (over their link), or null if unlinked.</summary>
+    public string? AddressOf(string from, string to)
+    {
+        if (Mode == TestbedMode.Loopback)
+        {
+            return Link(from, to) is null ? null : $"127.0.0.1:{Device(to).Port}";
+        }
+        return Link(from, to) is { } link ? $"{(link.A == to ? link.AddressA : link.AddressB)}:{Device(to).Port}" : null;
+    }
+
+    public void Save(string file)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        var temp = file + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(this, Json));
+        File.Move(temp, file, overwrite: true);
+    }
+
+    public static TestbedState Load(string file) =>
+        JsonSerializer.Deserialize<TestbedState>(File.ReadAllText(file), Json) ?? throw new IOException($"{file} is empty");
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

@@ -1,0 +1,272 @@
+using System.Diagnostics;
+using EdgeSplit.Cluster.Monitoring;
+using EdgeSplit.Testbed.Config;
+
+namespace EdgeSplit.Testbed.Tests;
+
+/// <summary>Real namespaces, veth pairs, tc and cgroups: these run only as root and skip elsewhere.</summary>
+[CollectionDefinition(nameof(RootTestbedCollection), DisableParallelization = true)]
+public sealed class RootTestbedCollection;
+
+[Collection(nameof(RootTestbedCollection))]
+public sealed class NamespaceTestbedTests : IDisposable
+{
+    private const string NeedsRoot = "needs root with iproute2 (ip, tc) and cgroups: run the tests as root (CI does) to exercise the namespace testbed";
+    private static readonly string Profiles = Path.Combine(AppContext.BaseDirectory, "examples", "profiles");
+    private readonly string stateRoot = Directory.CreateTempSubdirectory("es-state-").FullName;
+
+    public void Dispose() => Directory.Delete(stateRoot, recursive: true);
+
+    [SkippableFact]
+    public void Up_then_down_leaves_no_namespace_veth_cgroup_or_process()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var spec = Spec("t-updown", (10, 1), (50, 2));
+        var testbed = RunningTestbed.Up(spec, "t.yaml", Options(SleepCommand));
+        var state = testbed.State;
+        var pids = state.Devices.Select(d => d.Pid!.Value).ToList();
+        Assert.All(state.Devices, d => Assert.True(testbed.IsRunning(d.Name)));
+        Assert.All(state.Namespaces, ns => Assert.Contains(ns, Ip("netns", "list")));
+        Assert.Contains(state.Links[0].InterfaceA!, Ip("-n", state.Device("a").Namespace!, "link", "show"));
+        Assert.All(state.Devices.SelectMany(d => d.CgroupDirectories), dir => Assert.True(Directory.Exists(dir)));
+        // The device process really runs inside its cgroup and its namespace.
+        var device = state.Device("a");
+        Assert.Contains(device.Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(Path.Combine(device.CgroupDirectories[0], "cgroup.procs")));
+        Assert.Contains(device.Pid!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture), Ip("netns", "pids", device.Namespace!));
+
+        testbed.Down();
+
+        AssertNothingLeft(state, pids);
+    }
+
+    [SkippableFact]
+    public async Task A_killed_owner_is_cleaned_up_by_its_watchdog()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var file = WriteTestbedFile("t-crash");
+        var launch = EdgeSplitExecutable.Command("testbed", "up", file, "--process", "sleep 600");
+        var info = new ProcessStartInfo(launch.FileName) { RedirectStandardError = true, RedirectStandardOutput = true };
+        launch.Arguments.ToList().ForEach(info.ArgumentList.Add);
+        info.Environment["EDGESPLIT_TESTBED_STATE"] = stateRoot;
+        using var owner = Process.Start(info)!;
+        var stateFile = RunningTestbed.StateFileFor(stateRoot, "t-crash");
+        var waited = Stopwatch.StartNew();
+        TestbedState? state = null;
+        while (waited.Elapsed < TimeSpan.FromSeconds(60) && !owner.HasExited)
+        {
+            if (File.Exists(stateFile))
+            {
+                state = TestbedState.Load(stateFile);
+                if (state.Devices.All(d => d.Pid is not null))
+                {
+                    break;
+                }
+            }
+            await Task.Delay(100);
+        }
+        if (owner.HasExited)
+        {
+            Assert.Fail($"testbed up exited early: {await owner.StandardError.ReadToEndAsync()}");
+        }
+        Assert.NotNull(state);
+        owner.Kill();
+        await owner.WaitForExitAsync();
+        var deadline = Stopwatch.StartNew();
+        while (File.Exists(stateFile) && deadline.Elapsed < TimeSpan.FromSeconds(15))
+        {
+            await Task.Delay(200);
+        }
+        AssertNothingLeft(state!, [.. state!.Devices.Select(d => d.Pid!.Value)]);
+    }
+
+    [SkippableFact]
+    public async Task Shaped_links_measure_within_10_percent_from_1_to_100_mbit()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var spec = Spec("t-links", (1, 0), (100, 0), (10, 0));
+        var testbed = RunningTestbed.Up(spec, "t.yaml", Options(command: null));
+        try
+        {
+            foreach (var link in testbed.State.Links)
+            {
+                var measured = await LinkProbe.MeasureBandwidthMbpsAsync(testbed, link.A, link.B, TimeSpan.FromSeconds(link.BandwidthMbps < 5 ? 3 : 1.5), CancellationToken.None);
+                Assert.InRange(measured, link.BandwidthMbps * 0.9, link.BandwidthMbps * 1.1);
+            }
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    [SkippableFact]
+    public async Task Rtt_includes_the_latency_each_sender_adds()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var testbed = RunningTestbed.Up(Spec("t-rtt", (50, 15)), "t.yaml", Options(command: null));
+        try
+        {
+            var rtt = await LinkProbe.MeasureRttMsAsync(testbed, "a", "b", 10, CancellationToken.None);
+            // Two 15 ms sender delays; scheduling on a busy host only adds.
+            Assert.InRange(rtt, 30, 45);
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    [SkippableFact]
+    public async Task Cgroup_slowdown_measures_within_15_percent_of_the_profile()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        // A device a third as fast as the host, so the expected slowdown is 3.
+        var spec = Spec("t-cpu", (10, 0)) with { HostRelativeCpuSpeed = 1.0 };
+        var slow = spec.Devices[0] with { Profile = spec.Devices[0].Profile with { RelativeCpuSpeed = 1.0 / 3, Cores = 1 } };
+        spec = spec with { Devices = [slow, spec.Devices[1]] };
+        var testbed = RunningTestbed.Up(spec, "t.yaml", Options(command: null) with { HostRelativeCpuSpeed = null });
+        try
+        {
+            Assert.Equal(3, testbed.State.Device("a").ConfiguredSlowdown, 6);
+            var measured = await SlowdownProbe.MeasureAsync(testbed, "a", EdgeSplitExecutable.Workload, CancellationToken.None);
+            Assert.InRange(measured, 3 * 0.85, 3 * 1.15);
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    [SkippableFact]
+    public async Task Playing_a_scenario_reshapes_the_link_and_kills_and_revives_a_device()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var testbed = RunningTestbed.Up(Spec("t-play", (20, 5)), "t.yaml", Options(SleepCommand));
+        try
+        {
+            var firstPid = testbed.State.Device("b").Pid;
+            var scenario = new Scenario("s", TimeSpan.FromSeconds(1.5),
+            [
+                new SetLinkEvent(TimeSpan.Zero, "a", "b", 2, 40),
+                new CpuLoadEvent(TimeSpan.FromSeconds(0.1), "a", 1, TimeSpan.FromSeconds(0.5)),
+                new KillDeviceEvent(TimeSpan.FromSeconds(0.2), "b"),
+                new ReviveDeviceEvent(TimeSpan.FromSeconds(0.6), "b"),
+            ]);
+            var seenDead = false;
+            var played = await ScenarioPlayer.PlayAsync(testbed, scenario, EdgeSplitExecutable.Load,
+                e => seenDead |= e.Description.StartsWith("killed", StringComparison.Ordinal) && !testbed.IsRunning("b"), CancellationToken.None);
+            Assert.Equal(4, played.Count);
+            Assert.True(seenDead);
+            Assert.True(testbed.IsRunning("b"));
+            Assert.NotEqual(firstPid, testbed.State.Device("b").Pid);
+            Assert.Contains("rate 2Mbit", testbed.Status().Links[0].Qdisc);
+            // The senders learn the new latency from their links file.
+            var links = EmulatedLinks.Open(testbed.State.Device("a").LinksFile);
+            Assert.Equal(40, links.Find("b")!.LatencyMs);
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    [Fact]
+    public void Loopback_fallback_runs_devices_on_127_0_0_1_with_in_process_emulation()
+    {
+        var testbed = RunningTestbed.Up(Spec("t-loop", (10, 3)), "t.yaml", Options(SleepCommand) with { ForceLoopback = true });
+        var pids = testbed.State.Devices.Select(d => d.Pid!.Value).ToList();
+        try
+        {
+            Assert.Equal(TestbedMode.Loopback, testbed.State.Mode);
+            Assert.All(testbed.State.Devices, d => Assert.Equal("127.0.0.1", d.ControlAddress));
+            Assert.StartsWith("127.0.0.1:", testbed.State.AddressOf("a", "b"));
+            var links = EmulatedLinks.Open(testbed.State.Device("a").LinksFile);
+            var link = links.Find(testbed.State.AddressOf("a", "b")!)!;
+            Assert.False(link.ShapedByKernel);
+            Assert.Equal(3, link.LatencyMs);
+            Assert.True(links.Current.CpuSlowdown > 1);
+            Assert.All(testbed.State.Devices, d => Assert.True(testbed.IsRunning(d.Name)));
+        }
+        finally
+        {
+            testbed.Down();
+        }
+        Assert.All(pids, pid => Assert.False(File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat").Contains(" S ", StringComparison.Ordinal)));
+        Assert.False(Directory.Exists(Path.Combine(stateRoot, "t-loop")));
+    }
+
+    private static ProcessLaunch SleepCommand(TestbedDevice device, DeviceState state) => new("sleep", ["600"]);
+
+    private TestbedOptions Options(DeviceCommand? command) => new()
+    {
+        StateRoot = stateRoot,
+        Command = command,
+        HostRelativeCpuSpeed = 1.2,
+    };
+
+    /// <summary>Devices a, b, c... joined in a chain-and-ring by links of the given (Mbit/s, one-way ms).</summary>
+    private static TestbedSpec Spec(string name, params (double Mbps, double LatencyMs)[] links)
+    {
+        var laptop = DeviceProfile.Load(Path.Combine(Profiles, "laptop.yaml"));
+        var rpi = DeviceProfile.Load(Path.Combine(Profiles, "rpi4.yaml"));
+        var count = Math.Max(2, links.Length == 3 ? 3 : links.Length + 1);
+        var devices = Enumerable.Range(0, count).Select(i => new TestbedDevice(((char)('a' + i)).ToString(), i == 0 ? rpi : laptop, i, 0)).ToList();
+        var pairs = new[] { ("a", "b"), ("b", "c"), ("a", "c") };
+        return new TestbedSpec(name, "a", devices, [.. links.Select((l, i) => new TestbedLink(pairs[i].Item1, pairs[i].Item2, l.Mbps, l.LatencyMs))], null);
+    }
+
+    private string WriteTestbedFile(string name)
+    {
+        var file = Path.Combine(stateRoot, name + ".yaml");
+        File.WriteAllText(file, $"""
+            name: {name}
+            source: a
+            host_relative_cpu_speed: 1.2
+            devices:
+              - name: a
+                profile: {Path.Combine(Profiles, "rpi4.yaml")}
+              - name: b
+                profile: {Path.Combine(Profiles, "laptop.yaml")}
+            links:
+              - a: a
+                b: b
+                bandwidth_mbps: 10
+                latency_ms: 2
+            """);
+        return file;
+    }
+
+    private static void AssertNothingLeft(TestbedState state, IReadOnlyList<int> pids)
+    {
+        var namespaces = Ip("netns", "list");
+        Assert.All(state.Namespaces, ns => Assert.DoesNotContain(ns, namespaces));
+        var links = Ip("-o", "link", "show");
+        Assert.All(state.HostInterfaces, l => Assert.DoesNotContain(l + "@", links));
+        Assert.DoesNotContain($" es-{state.Slot}l", links);
+        Assert.All(state.Devices.SelectMany(d => d.CgroupDirectories), dir => Assert.False(Directory.Exists(dir), dir));
+        Assert.All(pids, pid => Assert.False(IsAlive(pid), $"pid {pid} survives"));
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)] is not ('Z' or 'X');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static string Ip(params string[] args)
+    {
+        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true };
+        args.ToList().ForEach(info.ArgumentList.Add);
+        using var p = Process.Start(info)!;
+        var output = p.StandardOutput.ReadToEnd();
+        p.WaitForExit();
+        return output;
+    }
+}
