@@ -15,9 +15,10 @@ internal static class AgentCommand
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per partition.", DefaultValueFactory = _ => 1 };
         var cache = new Option<string?>("--cache") { Description = "Directory caching partitions by SHA-256 (default: a folder under the temp dir)." };
         var token = new Option<string?>("--token") { Description = "Shared secret every call must carry." };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
         var command = new Command("agent", "Run a device agent: caches partitions, runs them warm, forwards results to the next device.")
         {
-            name, listen, threads, cache, token,
+            name, listen, threads, cache, token, metricsListen,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -32,6 +33,7 @@ internal static class AgentCommand
                 Threads = threadCount,
                 CacheDirectory = parse.GetValue(cache),
                 Token = parse.GetValue(token),
+                MetricsListen = parse.GetValue(metricsListen),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             }, ct);
             await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory})");

@@ -19,5 +19,6 @@ internal static class CommandCatalog
         yield return ServeCommand.Create();
         yield return InferCommand.Create();
         yield return TestbedCommand.Create();
+        yield return TopCommand.Create();
     }
 }

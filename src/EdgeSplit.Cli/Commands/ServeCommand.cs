@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
+using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
 
 namespace EdgeSplit.Cli.Commands;
@@ -18,9 +19,17 @@ internal static class ServeCommand
         var source = new Option<string?>("--source") { Description = "Device where requests enter (the camera); default: the first agent." };
         var compress = new Option<string>("--compress") { Description = "Feature maps between agents: none, fp16 or int8.", DefaultValueFactory = _ => "none" };
         var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT agents deliver results to (default: the listen address)." };
-        var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, switch plans, survive dead agents.")
+        var planner = new Option<string?>("--planner") { Description = "Adaptive planner: static, greedy, optimal, rl or oracle (default without --split: optimal)." };
+        var objective = new Option<string>("--objective") { Description = "What the planner minimises: latency, energy, throughput or weighted.", DefaultValueFactory = _ => "latency" };
+        var noCorrection = new Option<bool>("--no-correction") { Description = "Switch off the cost model's online correction from observed stage and hop times." };
+        var rlPolicy = new Option<FileInfo?>("--rl-policy") { Description = "rl: policy file loaded at start (if it exists) and saved on exit." };
+        var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
+        var testbed = new Option<string?>("--testbed") { Description = "A testbed YAML file: the planner takes each device's relative speed, memory and power model, and its links until measured." };
+        var energyWeight = new Option<double>("--energy-weight") { Description = "Milliseconds one joule is worth, for --objective weighted.", DefaultValueFactory = _ => 100 };
+        var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
+        var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, listen, split, token, source, compress, advertise,
+            model, agents, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -30,33 +39,70 @@ internal static class ServeCommand
             var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count);
             var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
             var verbose = parse.GetValue(CommonOptions.Verbose);
-            IPlanSource planSource;
-            IReadOnlyList<double>? costs = null;
+            var plannerName = parse.GetValue(planner);
+            if (cuts is not null && plannerName is not null)
+            {
+                throw new BadInputException("--split fixes the plan; drop it to use --planner");
+            }
+            if (plannerName is not null && !PlannerRegistry.Names.Contains(plannerName.Trim().ToLowerInvariant()))
+            {
+                throw new BadInputException($"unknown planner '{plannerName}'; use one of {string.Join(", ", PlannerRegistry.Names)}");
+            }
+            if (plannerName?.Trim().ToLowerInvariant() == "oracle")
+            {
+                throw new BadInputException("the oracle planner needs recorded conditions and is for evaluation only; use static, greedy, optimal or rl");
+            }
+            var weight = parse.GetValue(energyWeight);
+            if (!(weight >= 0))
+            {
+                throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
+            }
+            var goal = Objective.Parse(parse.GetValue(objective)!, weight);
+            var options = new CoordinatorOptions
+            {
+                Listen = parse.GetValue(listen)!,
+                Token = parse.GetValue(token),
+                SourceDevice = parse.GetValue(source),
+                Compression = compression,
+                AdvertiseAddress = parse.GetValue(advertise),
+                MetricsInterval = TimeSpan.FromSeconds(1),
+                MetricsListen = parse.GetValue(metricsListen),
+                ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
+            };
+            var name = Path.GetFileNameWithoutExtension(file.Name);
+            CoordinatorHost host;
             if (cuts is not null)
             {
-                planSource = new FixedCutsPlanSource(cuts);
+                host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name), endpoints, new FixedCutsPlanSource(cuts), options, ct: ct);
+            }
+            else if (parse.GetValue(even))
+            {
+                await Console.Error.WriteLineAsync($"measuring compute per node of {file.Name} ({onnx.Nodes.Count} nodes)...");
+                var costs = OnnxServing.MeasureNodeCostsMs(onnx);
+                host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, costs), endpoints, new EvenComputePlanSource(), options, ct: ct);
             }
             else
             {
-                await Console.Error.WriteLineAsync($"measuring compute per node of {file.Name} ({onnx.Nodes.Count} nodes)...");
-                costs = OnnxServing.MeasureNodeCostsMs(onnx);
-                await Console.Error.WriteLineAsync($"measured {costs.Sum():F2} ms per inference on this machine");
-                planSource = new EvenComputePlanSource();
-            }
-            await using var host = await CoordinatorHost.StartAsync(
-                OnnxServing.Create(onnx, Path.GetFileNameWithoutExtension(file.Name), costs),
-                endpoints,
-                planSource,
-                new CoordinatorOptions
+                await Console.Error.WriteLineAsync($"profiling {file.Name} ({onnx.Nodes.Count} nodes) on this machine for the planner...");
+                var profile = AdaptivePlanning.MeasureProfile(onnx);
+                await Console.Error.WriteLineAsync($"measured {profile.ReferenceNodeMs.Sum():F2} ms per inference on this machine (the reference speed)");
+                IReadOnlyDictionary<string, DeviceSpec>? devices = null;
+                IReadOnlyList<LinkSpec>? links = null;
+                if (parse.GetValue(testbed) is { } testbedFile)
                 {
-                    Listen = parse.GetValue(listen)!,
-                    Token = parse.GetValue(token),
-                    SourceDevice = parse.GetValue(source),
-                    Compression = compression,
-                    AdvertiseAddress = parse.GetValue(advertise),
-                    ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
-                },
-                ct: ct);
+                    var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile);
+                    devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
+                    links = described.Links;
+                    var unknown = endpoints.Where(e => !devices.ContainsKey(e.Name)).Select(e => e.Name).ToList();
+                    if (unknown.Count > 0)
+                    {
+                        throw new BadInputException($"agents [{string.Join(", ", unknown)}] are not devices of {testbedFile}; name agents as the testbed does");
+                    }
+                }
+                var adaptive = new AdaptiveOptions(plannerName ?? "optimal", goal, devices, !parse.GetValue(noCorrection), parse.GetValue(rlPolicy)?.FullName) { Links = links };
+                host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, profile.ReferenceNodeMs) with { Profile = profile }, endpoints, adaptive, options, ct);
+            }
+            await using var _ = host;
             await Console.Error.WriteLineAsync($"serving {file.Name} on {host.Address}: plan {host.CurrentPlan}");
             try
             {

@@ -28,6 +28,19 @@ internal sealed class AgentCore : IAsyncDisposable
         Channels = new GrpcChannels(options.Token, options.MaxMessageBytes);
         Monitor = new Monitoring.ResourceMonitor(options.Monitoring with { Interval = TimeSpan.FromSeconds(1) });
         Monitor.Start();
+        _cpuOverride = options.CpuUtilisationOverride ?? double.NaN;
+    }
+
+    private double _cpuOverride;
+
+    /// <summary>Passive (tensor transfers) and probed link estimates, keyed by the peer's address.</summary>
+    public Monitoring.LinkEstimators Links { get; } = new();
+
+    /// <summary>Emulated CPU utilisation reported instead of the measured one; null = measured.</summary>
+    public double? CpuUtilisationOverride
+    {
+        get => Volatile.Read(ref _cpuOverride) is var v && double.IsNaN(v) ? null : v;
+        set => Volatile.Write(ref _cpuOverride, value ?? double.NaN);
     }
 
     /// <summary>Background 1 s samples, for Ping's free memory (Metrics streams sample on their own).</summary>

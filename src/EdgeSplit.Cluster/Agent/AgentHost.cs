@@ -15,6 +15,7 @@ public sealed class AgentHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AgentCore _core;
+    private Monitoring.PrometheusEndpoint? _prometheus;
 
     private AgentHost(WebApplication app, AgentCore core, string address)
     {
@@ -38,6 +39,16 @@ public sealed class AgentHost : IAsyncDisposable
 
     public IReadOnlyCollection<long> DeployedVersions => _core.DeployedVersions;
 
+    /// <summary>Emulated CPU load reported in metrics instead of the measured utilisation (0..1); null = measured.</summary>
+    public double? CpuUtilisationOverride
+    {
+        get => _core.CpuUtilisationOverride;
+        set => _core.CpuUtilisationOverride = value;
+    }
+
+    /// <summary>What this agent has learned about its links, by peer address.</summary>
+    public IReadOnlyList<Monitoring.LinkEstimate> LinkEstimates => _core.Links.All;
+
     public static async Task<AgentHost> StartAsync(AgentOptions options, CancellationToken ct = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Name);
@@ -58,7 +69,13 @@ public sealed class AgentHost : IAsyncDisposable
         await app.StartAsync(ct);
         var address = GrpcHost.BoundAddress(app);
         core.Logger.LogInformation("agent {Name} listening on {Address}, cache {Cache}", options.Name, address, core.Store.Directory);
-        return new AgentHost(app, core, address);
+        var host = new AgentHost(app, core, address);
+        if (options.MetricsListen is { } metricsListen)
+        {
+            host._prometheus = Monitoring.PrometheusEndpoint.Start(metricsListen, registry => new Monitoring.MonitorMetrics(options.Name, registry).Follow(core.Monitor, core.Links));
+            core.Logger.LogInformation("agent {Name}: Prometheus metrics on http://{Listen}/metrics", options.Name, metricsListen);
+        }
+        return host;
     }
 
     /// <summary>Runs until <paramref name="ct"/> is cancelled.</summary>
@@ -82,6 +99,10 @@ public sealed class AgentHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_prometheus is not null)
+        {
+            await _prometheus.DisposeAsync();
+        }
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await _app.StopAsync(cts.Token);
         await _core.DisposeAsync();

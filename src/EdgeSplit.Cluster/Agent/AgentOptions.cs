@@ -33,6 +33,15 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
     /// </summary>
     public global::EdgeSplit.Cluster.Monitoring.EmulatedLinks? Emulation { get; init; } = global::EdgeSplit.Cluster.Monitoring.EmulatedLinks.FromEnvironment();
 
+    /// <summary>Emulated CPU load: reported as the device's CPU utilisation instead of the measured one (tests, emulated devices).</summary>
+    public double? CpuUtilisationOverride { get; init; }
+
+    /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics (the gRPC port is HTTP/2 only).</summary>
+    public string? MetricsListen { get; init; }
+
+    /// <summary>Bytes of an active bandwidth probe, sent only to a peer whose link has been idle.</summary>
+    public int ProbeBytes { get; init; } = 64 * 1024;
+
     /// <summary>
     /// How the agent samples its device (the testbed sets emulated cores and the profile's power
     /// model); default: this host, with a generic board power model when no sensor exists (estimated).

@@ -40,11 +40,20 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
 
     public override async Task<Proto.ExecuteReply> Execute(Proto.ExecuteRequest request, ServerCallContext context)
     {
+        // The whole message has arrived when the handler runs: the transfer took from the sender's stamp until now.
+        var transferMs = request.SentUnixMs > 0 ? Math.Max(0, NowUnixMs() - request.SentUnixMs) : 0;
         var tensors = request.Tensors.Select(TensorMapping.FromProto).ToList();
         var deadline = request.DeadlineUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(request.DeadlineUnixMs) : DateTimeOffset.MaxValue;
-        var work = new StageWork(request.RequestId, request.Attempt, request.ReplyTo, deadline, tensors, Stopwatch.GetTimestamp());
+        var work = new StageWork(request.RequestId, request.Attempt, request.ReplyTo, deadline, tensors, Stopwatch.GetTimestamp())
+        {
+            Timings = [.. request.Timings],
+            BytesIn = request.CalculateSize(),
+            TransferInMs = transferMs,
+            FromDevice = string.IsNullOrEmpty(request.FromDevice) ? null : request.FromDevice,
+        };
+        var waitStarted = Stopwatch.GetTimestamp();
         await core.ExecuteAsync(request.Version, request.Hop, work, context.CancellationToken);
-        return new Proto.ExecuteReply();
+        return new Proto.ExecuteReply { WaitMs = Stopwatch.GetElapsedTime(waitStarted).TotalMilliseconds };
     }
 
     public override Task<Proto.PingReply> Ping(Proto.PingRequest request, ServerCallContext context) =>
@@ -59,12 +68,17 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
         var ct = context.CancellationToken;
         while (!ct.IsCancellationRequested)
         {
-            var links = new List<LinkSample>();
-            foreach (var peer in request.Peers.Take(16))
-            {
-                links.Add(new LinkSample(peer, await PingMsAsync(peer, ct), 0));
-            }
+            var peers = request.Peers.Take(16).ToList();
+            // Peers are measured side by side, so one slow (emulated) link does not stall the stream.
+            await Task.WhenAll(peers.Select((peer, i) => MeasureLinkAsync(peer, i < request.PeerNames.Count ? request.PeerNames[i] : null, ct)));
+            var links = peers.Select(peer => core.Links.For(peer).Current)
+                .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
             var sample = DeviceSample.From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
+            if (core.CpuUtilisationOverride is { } busy)
+            {
+                // Emulated load: the whole device is this busy, none of it by EdgeSplit.
+                sample = sample with { CpuUtilisation = busy, CpuPerCore = [.. sample.CpuPerCore.Select(_ => busy)], ProcessCpuUtilisation = 0 };
+            }
             await responseStream.WriteAsync(ToProto(sample), ct);
             try
             {
@@ -77,19 +91,49 @@ internal sealed class AgentService(AgentCore core) : Proto.Agent.AgentBase
         }
     }
 
-    private async Task<double> PingMsAsync(string peer, CancellationToken ct)
+    /// <summary>Pings a peer for its RTT and, when the link has been idle, sends a short probe for its bandwidth.</summary>
+    private async Task MeasureLinkAsync(string peer, string? peerName, CancellationToken ct)
     {
+        var estimator = core.Links.For(peer);
+        if (await TimePingAsync(peer, peerName, 0, ct) is { } rtt)
+        {
+            estimator.AddRtt(rtt);
+        }
+        if (estimator.ProbeDue && core.Options.ProbeBytes > 0 && await TimePingAsync(peer, peerName, core.Options.ProbeBytes, ct) is { } probe)
+        {
+            estimator.AddTransfer(core.Options.ProbeBytes, probe, isProbe: true);
+        }
+    }
+
+    private async Task<TimeSpan?> TimePingAsync(string peer, string? peerName, int paddingBytes, CancellationToken ct)
+    {
+        var request = new Proto.PingRequest { SentUnixMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() };
+        if (paddingBytes > 0)
+        {
+            request.Padding = Google.Protobuf.ByteString.CopyFrom(new byte[paddingBytes]);
+        }
         var started = Stopwatch.GetTimestamp();
         try
         {
-            await new Proto.Agent.AgentClient(core.Channels.For(peer)).PingAsync(new Proto.PingRequest(), deadline: DateTime.UtcNow.AddSeconds(1), cancellationToken: ct);
-            return Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            if (core.Options.Emulation is { } emulation)
+            {
+                await emulation.BeforeSendAsync(EmulatedPeer(emulation, peer, peerName), paddingBytes, ct);
+            }
+            await new Proto.Agent.AgentClient(core.Channels.For(peer)).PingAsync(request, deadline: DateTime.UtcNow.AddSeconds(5), cancellationToken: ct);
+            return Stopwatch.GetElapsedTime(started);
         }
         catch (RpcException)
         {
-            return double.NaN;
+            return null;
         }
     }
+
+    /// <summary>The key an emulation file knows a peer by: its device name when listed so, else its address.</summary>
+    internal static string EmulatedPeer(Monitoring.EmulatedLinks emulation, string address, string? device) =>
+        device is not null && emulation.Find(device) is not null ? device : address;
+
+    /// <summary>Wall clock in fractional ms since the epoch, for one-way transfer times (exact on one host, NTP-close across devices).</summary>
+    internal static double NowUnixMs() => (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds;
 
     internal static Proto.DeviceMetrics ToProto(DeviceSample s)
     {

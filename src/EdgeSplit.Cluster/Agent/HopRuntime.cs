@@ -21,7 +21,17 @@ internal sealed record HopSpec(
     FeatureMapCompression Compression);
 
 /// <summary>One request's tensors waiting for a hop.</summary>
-internal sealed record StageWork(string RequestId, int Attempt, string ReplyTo, DateTimeOffset Deadline, IReadOnlyList<WireTensor> Tensors, long ReceivedTimestamp);
+internal sealed record StageWork(string RequestId, int Attempt, string ReplyTo, DateTimeOffset Deadline, IReadOnlyList<WireTensor> Tensors, long ReceivedTimestamp)
+{
+    /// <summary>What earlier hops measured, carried along to the coordinator.</summary>
+    public IReadOnlyList<Proto.HopTiming> Timings { get; init; } = [];
+
+    public long BytesIn { get; init; }
+
+    public double TransferInMs { get; init; }
+
+    public string? FromDevice { get; init; }
+}
 
 /// <summary>
 /// Runs one hop: a compute loop takes requests from a bounded inbox and runs the partition; a
@@ -143,6 +153,7 @@ internal sealed class HopRuntime : IAsyncDisposable
         {
             return new Outgoing(work, [.. Spec.Forwards.Select(n => Prepare(byName[n]))], null, null, null);
         }
+        var emulated = _agent.Options.Emulation;
         var inputs = new List<OrtTensors.InputScope>(Spec.Inputs.Count);
         IDisposableReadOnlyCollection<OrtValue>? outputs = null;
         try
@@ -163,11 +174,14 @@ internal sealed class HopRuntime : IAsyncDisposable
             {
                 forwards.Add(produced.TryGetValue(name, out var value) ? Prepare(OrtTensors.View(name, value)) : Prepare(byName[name]));
             }
-            var computed = Stopwatch.GetElapsedTime(started);
-            // An emulated slower device holds its compute thread for the stretched time, as the real one would.
-            _agent.Options.Emulation?.AfterComputeAsync(computed, CancellationToken.None).GetAwaiter().GetResult();
-            _agent.RecordCompute(Stopwatch.GetElapsedTime(started));
-            var result = new Outgoing(work, forwards, outputs, null, null);
+            if (emulated is not null)
+            {
+                // Loopback emulation of a slower CPU: stretch the measured run by the device's slowdown.
+                emulated.AfterComputeAsync(Stopwatch.GetElapsedTime(started), CancellationToken.None).GetAwaiter().GetResult();
+            }
+            var computeTime = Stopwatch.GetElapsedTime(started);
+            _agent.RecordCompute(computeTime);
+            var result = new Outgoing(work, forwards, outputs, null, null) { ComputeMs = computeTime.TotalMilliseconds };
             outputs = null;
             return result;
         }
@@ -204,6 +218,15 @@ internal sealed class HopRuntime : IAsyncDisposable
     {
         var work = outgoing.Work;
         var deadline = DateTime.UtcNow + _agent.Options.SendTimeout;
+        var timings = work.Timings.Append(new Proto.HopTiming
+        {
+            Hop = Spec.Hop,
+            Device = _agent.Name,
+            ComputeMs = outgoing.ComputeMs,
+            BytesIn = work.BytesIn,
+            TransferInMs = work.TransferInMs,
+            FromDevice = work.FromDevice ?? "",
+        }).ToList();
         if (outgoing.Error is null && Spec.NextAddress is not null)
         {
             var request = new Proto.ExecuteRequest
@@ -214,17 +237,26 @@ internal sealed class HopRuntime : IAsyncDisposable
                 Hop = Spec.Hop + 1,
                 ReplyTo = work.ReplyTo,
                 DeadlineUnixMs = work.Deadline.ToUnixTimeMilliseconds(),
+                FromDevice = _agent.Name,
             };
             request.Tensors.AddRange(outgoing.Tensors.Select(TensorMapping.ToProto));
+            request.Timings.AddRange(timings);
             try
             {
-                if (_agent.Options.Emulation is { } emulation && Spec.NextDevice is { } next)
-                {
-                    // One sender per hop, so paced transfers queue like packets on a real link.
-                    await emulation.BeforeSendAsync(next, request.CalculateSize(), _stop.Token);
-                }
                 var client = new Proto.Agent.AgentClient(_agent.Channels.For(Spec.NextAddress));
-                await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+                var bytes = request.CalculateSize();
+                var started = Stopwatch.GetTimestamp();
+                request.SentUnixMs = AgentService.NowUnixMs();
+                if (_agent.Options.Emulation is { } emulation)
+                {
+                    // An emulated link delays on the sender (one sender per hop, so paced transfers queue like packets),
+                    // and the transfer timed here includes it as a real slow link would.
+                    await emulation.BeforeSendAsync(AgentService.EmulatedPeer(emulation, Spec.NextAddress, Spec.NextDevice), bytes, _stop.Token);
+                }
+                var reply = await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+                // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.
+                var elapsed = Stopwatch.GetElapsedTime(started) - TimeSpan.FromMilliseconds(Math.Max(0, reply.WaitMs));
+                _agent.Links.For(Spec.NextAddress).AddTransfer(bytes, elapsed);
                 return;
             }
             catch (RpcException ex)
@@ -234,10 +266,10 @@ internal sealed class HopRuntime : IAsyncDisposable
                 return;
             }
         }
-        await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, deadline);
+        await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, deadline, timings);
     }
 
-    private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, DateTime deadline)
+    private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, DateTime deadline, IReadOnlyList<Proto.HopTiming>? timings = null)
     {
         var request = new Proto.DeliverRequest
         {
@@ -247,6 +279,7 @@ internal sealed class HopRuntime : IAsyncDisposable
             FailedDevice = failedDevice ?? "",
         };
         request.Outputs.AddRange(tensors.Select(TensorMapping.ToProto));
+        request.Timings.AddRange(timings ?? []);
         try
         {
             var client = new Proto.Coordinator.CoordinatorClient(_agent.Channels.For(work.ReplyTo));
@@ -278,5 +311,8 @@ internal sealed class HopRuntime : IAsyncDisposable
     }
 
     /// <summary>A finished hop: tensors to send (possibly views of <see cref="Owned"/>), or an error.</summary>
-    private sealed record Outgoing(StageWork Work, IReadOnlyList<WireTensor> Tensors, IDisposable? Owned, string? Error, string? FailedDevice);
+    private sealed record Outgoing(StageWork Work, IReadOnlyList<WireTensor> Tensors, IDisposable? Owned, string? Error, string? FailedDevice)
+    {
+        public double ComputeMs { get; init; }
+    }
 }

@@ -23,8 +23,15 @@ public sealed class ClusterClient : IDisposable
     {
         var request = new Proto.InferRequest();
         request.Inputs.AddRange(inputs.Select(TensorMapping.ToProto));
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var reply = await _client.InferAsync(request, deadline: timeout is null ? null : DateTime.UtcNow + timeout, cancellationToken: ct);
-        return new InferResult([.. reply.Outputs.Select(TensorMapping.FromProto)], reply.PlanVersion, reply.Attempts);
+        return new InferResult([.. reply.Outputs.Select(TensorMapping.FromProto)], reply.PlanVersion, reply.Attempts)
+        {
+            // The client's own round trip: what a caller of the cluster waits.
+            LatencyMs = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+            Hops = [.. reply.Hops.Select(CoordinatorService.FromProto)],
+            EstimatedEnergyJ = reply.EstimatedEnergyJ,
+        };
     }
 
     public async Task<(Plan Plan, FeatureMapCompression Compression)> GetPlanAsync(CancellationToken ct = default)
@@ -52,7 +59,11 @@ public sealed class ClusterClient : IDisposable
             string.IsNullOrEmpty(s.Unavailable) ? null : s.Unavailable,
             s.Model,
             [.. s.Inputs.Select(i => new ModelInputSpec(i.Name, (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)i.ElementType, i.ShapeUnknown ? null : [.. i.Shape.Select(d => d < 0 ? (long?)null : d)]))],
-            [.. s.OutputNames]);
+            [.. s.OutputNames])
+        {
+            Devices = [.. s.Devices.Select(CoordinatorService.FromProto)],
+            Adaptation = s.Adaptation is null ? null : CoordinatorService.FromProto(s.Adaptation),
+        };
     }
 
     public void Dispose() => _channel.Dispose();

@@ -33,6 +33,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly ConcurrentQueue<PlanSwitch> _switches = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<string, StagePartition[]> _partitionCache = new(StringComparer.Ordinal);
+    private readonly PlannerPlanSource? _adaptive;
+    private readonly List<Task> _loops = [];
+    private int _adaptSwitching;
     private Task? _healthLoop;
     private Deployment? _current;
     private string? _unavailable;
@@ -61,6 +64,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             throw new Graph.BadInputException($"source device '{_source}' is not among the agents ({string.Join(", ", _agents.Keys)})");
         }
+        _adaptive = planSource as PlannerPlanSource;
+        _adaptive?.Attach(_source, Snapshot, logger);
         _retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<AttemptFailedException>(),
@@ -90,6 +95,23 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     {
         // The first calls pay for connection set-up and JIT on both sides: give them longer.
         await Task.WhenAll(_agents.Values.Select(a => ProbeAsync(a, ct, TimeSpan.FromSeconds(5))));
+        var interval = _options.MetricsInterval ?? _adaptive?.Options.MetricsInterval;
+        if (interval is { } period && period > TimeSpan.Zero)
+        {
+            foreach (var agent in _agents.Values)
+            {
+                _loops.Add(Task.Run(() => MetricsLoopAsync(agent, period, _stop.Token), CancellationToken.None));
+            }
+            if (_adaptive is not null)
+            {
+                // The first plan is chosen from start-up measurements: wait (bounded) for every live agent's first sample.
+                var until = Stopwatch.GetTimestamp() + (long)(Math.Min(5, Math.Max(1, 3 * period.TotalSeconds)) * Stopwatch.Frequency);
+                while (_agents.Values.Any(a => a.Alive && a.Latest is null) && Stopwatch.GetTimestamp() < until)
+                {
+                    await Task.Delay(20, ct);
+                }
+            }
+        }
         if (initial is not null)
         {
             await SetPlanAsync(initial, _options.Compression, "initial plan", ct);
@@ -103,6 +125,125 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
         }
         _healthLoop = Task.Run(() => HealthLoopAsync(_stop.Token), CancellationToken.None);
+        if (_adaptive is not null && interval is { } tick && tick > TimeSpan.Zero)
+        {
+            _loops.Add(Task.Run(() => AdaptationLoopAsync(tick, _stop.Token), CancellationToken.None));
+        }
+    }
+
+    // ------------------------------------------------------------------ monitoring and adaptation
+
+    private IReadOnlyList<AgentSnapshot> Snapshot() =>
+        [.. _agents.Values.Select(a => new AgentSnapshot(a.Name, a.Address, a.Alive, Interlocked.Read(ref a.MemoryAvailableBytes), a.Latest))];
+
+    /// <summary>Follows one agent's Metrics stream (links to every other agent), reconnecting after failures.</summary>
+    private async Task MetricsLoopAsync(AgentEntry agent, TimeSpan interval, CancellationToken ct)
+    {
+        var peers = _agents.Values.Where(a => a != agent).ToList();
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                var request = new Proto.MetricsRequest { IntervalMs = (int)Math.Max(50, interval.TotalMilliseconds) };
+                request.Peers.Add(peers.Select(p => p.Address));
+                request.PeerNames.Add(peers.Select(p => p.Name));
+                using var call = AgentClient(agent.Name).Metrics(request, cancellationToken: ct);
+                await foreach (var metrics in call.ResponseStream.ReadAllAsync(ct))
+                {
+                    agent.Latest = Agent.AgentService.FromProto(metrics);
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (RpcException ex) when (!ct.IsCancellationRequested)
+            {
+                _logger.LogDebug("metrics stream of {Name}: {Status}", agent.Name, ex.Status);
+            }
+            await Task.Delay(interval, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>On every monitoring period: asks the adaptive plan source, and switches when it says so.</summary>
+    private async Task AdaptationLoopAsync(TimeSpan interval, CancellationToken ct)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                try
+                {
+                    var current = _current;
+                    if (current is null || Volatile.Read(ref _adaptSwitching) == 1 || current.Route.Any(h => !_agents[h.Device].Alive))
+                    {
+                        continue;
+                    }
+                    if (_adaptive!.OnTick(current.Plan) is { } plan)
+                    {
+                        await AdaptiveSwitchAsync(plan, "adaptation: predicted gain exceeds switch cost", ct);
+                    }
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Graph.BadInputException or DeployFailedException or RpcException or NoPlanFitsException)
+                {
+                    // NoFeasiblePlanException is a BadInputException: keep serving the current plan.
+                    _logger.LogWarning("adaptation: {Message}", ex.Message);
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private async Task AdaptiveSwitchAsync(Plan plan, string reason, CancellationToken ct)
+    {
+        if (Interlocked.Exchange(ref _adaptSwitching, 1) == 1)
+        {
+            return;
+        }
+        try
+        {
+            await SetPlanAsync(plan, _current?.Compression ?? _options.Compression, reason, ct);
+        }
+        finally
+        {
+            Volatile.Write(ref _adaptSwitching, 0);
+        }
+    }
+
+    /// <summary>Feeds one served request to the adaptive source; returns its estimated energy.</summary>
+    private double ObserveServed(Deployment deployment, double latencyMs, IReadOnlyList<HopTiming> hops)
+    {
+        if (_adaptive is null)
+        {
+            return double.NaN;
+        }
+        var stageMs = new List<double>();
+        foreach (var hop in deployment.Route.Where(h => h.Partition is not null))
+        {
+            var timing = hops.FirstOrDefault(t => t.Hop == hop.Index);
+            stageMs.Add(timing?.ComputeMs ?? double.NaN);
+        }
+        var transfers = hops.Where(t => !string.IsNullOrEmpty(t.FromDevice) && t.FromDevice != t.Device)
+            .Select(t => new HopObservation(t.FromDevice!, t.Device, t.BytesIn, t.TransferInMs)).ToList();
+        var (energy, next) = _adaptive.OnServed(new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers));
+        if (next is not null && ReferenceEquals(deployment, _current))
+        {
+            _ = Task.Run(async () =>
+            {
+                try
+                {
+                    await AdaptiveSwitchAsync(next, "rl: new choice for the next request window", _stop.Token);
+                }
+                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Graph.BadInputException or DeployFailedException or RpcException or NoPlanFitsException or OperationCanceledException)
+                {
+                    _logger.LogWarning("rl switch: {Message}", ex.Message);
+                }
+            });
+        }
+        return energy;
     }
 
     // ------------------------------------------------------------------ requests
@@ -139,6 +280,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var deployment = _current ?? throw new NoPlanException($"no plan fits the cluster: {_unavailable}");
         Interlocked.Increment(ref deployment.InFlight);
         var key = $"{id}#{attempt}";
+        var started = Stopwatch.GetTimestamp();
         var delivery = new TaskCompletionSource<Delivery>(TaskCreationOptions.RunContinuationsAsynchronously);
         _pending[key] = delivery;
         try
@@ -153,6 +295,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 Hop = 0,
                 ReplyTo = ReplyAddress,
                 DeadlineUnixMs = deadline.ToUnixTimeMilliseconds(),
+                SentUnixMs = (DateTime.UtcNow - DateTime.UnixEpoch).TotalMilliseconds,
             };
             request.Tensors.AddRange(inputs.Select(TensorMapping.ToProto));
             try
@@ -177,7 +320,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             {
                 throw new AttemptFailedException(result.Error, result.FailedDevice, deployment.Plan.Version);
             }
-            return new InferResult(result.Outputs, deployment.Plan.Version, attempt);
+            var latencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            var energy = ObserveServed(deployment, latencyMs, result.Hops);
+            return new InferResult(result.Outputs, deployment.Plan.Version, attempt) { LatencyMs = latencyMs, Hops = result.Hops, EstimatedEnergyJ = energy };
         }
         finally
         {
@@ -187,9 +332,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     }
 
     /// <summary>A last hop's delivery; a late one for an attempt already given up is dropped (never answered twice).</summary>
-    public void Deliver(string key, IReadOnlyList<WireTensor> outputs, string? error, string? failedDevice)
+    public void Deliver(string key, IReadOnlyList<WireTensor> outputs, string? error, string? failedDevice, IReadOnlyList<HopTiming>? hops = null)
     {
-        if (!_pending.TryGetValue(key, out var waiting) || !waiting.TrySetResult(new Delivery(outputs, error, failedDevice)))
+        if (!_pending.TryGetValue(key, out var waiting) || !waiting.TrySetResult(new Delivery(outputs, error, failedDevice, hops ?? [])))
         {
             Interlocked.Increment(ref _lateDeliveries);
         }
@@ -542,7 +687,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
             agent.Alive = alive;
             agent.ConsecutiveFailures = 0;
-            agent.MemoryAvailableBytes = ping.MemoryAvailableBytes;
+            Interlocked.Exchange(ref agent.MemoryAvailableBytes, ping.MemoryAvailableBytes);
         }
         catch (RpcException ex) when (!ct.IsCancellationRequested)
         {
@@ -576,7 +721,22 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             _unavailable,
             _model.Name,
             _model.Inputs,
-            _model.OutputNames);
+            _model.OutputNames)
+        {
+            Adaptation = _adaptive?.Status(),
+            Devices = [.. _agents.Values.Select(DeviceViewOf)],
+        };
+    }
+
+    private DeviceView DeviceViewOf(AgentEntry agent)
+    {
+        var sample = agent.Latest;
+        var byAddress = _agents.Values.ToDictionary(a => a.Address, a => a.Name, StringComparer.Ordinal);
+        return new DeviceView(agent.Name, agent.Alive, sample?.Time, sample?.CpuUtilisation ?? double.NaN,
+            sample is null ? double.NaN : PlannerPlanSource.CpuAvailability(sample),
+            sample?.MemoryAvailableBytes ?? Interlocked.Read(ref agent.MemoryAvailableBytes), sample?.PowerW ?? double.NaN, sample?.PowerEstimated ?? true,
+            sample?.Queued ?? 0, sample?.Executed ?? 0,
+            [.. (sample?.Links ?? []).Select(l => new LinkView(byAddress.GetValueOrDefault(l.Peer, l.Peer), l.RttMs, l.BandwidthBytesPerSecond))]);
     }
 
     private Proto.Agent.AgentClient AgentClient(string device) => new(_channels.For(_agents[device].Address));
@@ -595,6 +755,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             await _healthLoop.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+        await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         _channels.Dispose();
         _stop.Dispose();
     }
@@ -610,6 +771,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         public long MemoryAvailableBytes;
 
         public int ConsecutiveFailures;
+
+        public volatile Agent.DeviceSample? Latest;
     }
 
     private sealed record RouteHop(int Index, string Device, StagePartition? Partition, IReadOnlyList<string> Forwards);
@@ -625,7 +788,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         public int InFlight;
     }
 
-    private sealed record Delivery(IReadOnlyList<WireTensor> Outputs, string? Error, string? FailedDevice);
+    private sealed record Delivery(IReadOnlyList<WireTensor> Outputs, string? Error, string? FailedDevice, IReadOnlyList<HopTiming> Hops);
 
     private sealed class AttemptFailedException(string message, string? device, long version) : Exception(message)
     {

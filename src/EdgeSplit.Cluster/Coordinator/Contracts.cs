@@ -31,7 +31,11 @@ public sealed record ServedModel(
     IReadOnlyList<ModelInputSpec> Inputs,
     IReadOnlyList<string> OutputNames,
     IPartitionSource Partitions,
-    IReadOnlyList<double>? NodeCostsMs = null);
+    IReadOnlyList<double>? NodeCostsMs = null)
+{
+    /// <summary>The planners' view of the model (see <see cref="AdaptivePlanning.MeasureProfile"/>); required by adaptive serving.</summary>
+    public SegmentProfile? Profile { get; init; }
+}
 
 /// <summary>What a planner sees when the coordinator asks for a plan.</summary>
 public sealed record PlanRequest(
@@ -80,6 +84,12 @@ public sealed record CoordinatorOptions
 
     public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Period of the agents' Metrics streams the coordinator follows (for Status and top); null = only when adapting.</summary>
+    public TimeSpan? MetricsInterval { get; init; }
+
+    /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics.</summary>
+    public string? MetricsListen { get; init; }
+
     /// <summary>Feature-map compression of the initial plan.</summary>
     public FeatureMapCompression Compression { get; init; } = FeatureMapCompression.None;
 
@@ -107,7 +117,76 @@ public sealed record CoordinatorStatus(
     string? Unavailable,
     string Model,
     IReadOnlyList<ModelInputSpec> Inputs,
-    IReadOnlyList<string> OutputNames);
+    IReadOnlyList<string> OutputNames)
+{
+    /// <summary>The adaptation loop's state; null when the plan source does not adapt.</summary>
+    public AdaptationStatus? Adaptation { get; init; }
+
+    /// <summary>The latest metrics of each agent (empty until the first metrics tick).</summary>
+    public IReadOnlyList<DeviceView> Devices { get; init; } = [];
+}
+
+/// <summary>One agent's latest metrics as the coordinator received them; power may be estimated (see <paramref name="PowerEstimated"/>).</summary>
+public sealed record DeviceView(
+    string Name,
+    bool Alive,
+    DateTimeOffset? Time,
+    double CpuUtilisation,
+    double CpuAvailability,
+    long MemoryAvailableBytes,
+    double PowerW,
+    bool PowerEstimated,
+    int Queued,
+    long Executed,
+    IReadOnlyList<LinkView> Links);
+
+/// <summary>A link from the device to <paramref name="Peer"/> (a device name): RTT and passively measured bandwidth (0 = not yet).</summary>
+public sealed record LinkView(string Peer, double RttMs, double BytesPerSecond);
+
+/// <summary>
+/// One adaptation decision, for Status, logs and the live view. <paramref name="Plan"/> is the
+/// planner's candidate (the plan in force when <paramref name="Switched"/>); values are in the objective's unit.
+/// </summary>
+public sealed record DecisionRecord(
+    DateTimeOffset Time,
+    bool Switched,
+    string Reason,
+    string Detail,
+    string? OldPlan,
+    string Plan,
+    double OldValue,
+    double NewValue,
+    double PredictedGain,
+    double DecisionMs);
+
+/// <summary>The adaptation loop's counters: decisions by reason, recent decisions, decision times.</summary>
+public sealed record AdaptationStatus(
+    string Planner,
+    string Objective,
+    bool CostCorrection,
+    IReadOnlyDictionary<string, long> Counts,
+    long Decisions,
+    long Switches,
+    IReadOnlyList<DecisionRecord> Recent,
+    double LastDecisionMs,
+    double MeanDecisionMs,
+    long ObservedRequests);
 
 /// <summary>One answered inference.</summary>
-public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVersion, int Attempts);
+public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVersion, int Attempts)
+{
+    /// <summary>End-to-end latency of the successful attempt, as the coordinator saw it.</summary>
+    public double LatencyMs { get; init; }
+
+    /// <summary>What each hop of the route reported: compute time and the transfer that brought its input.</summary>
+    public IReadOnlyList<HopTiming> Hops { get; init; } = [];
+
+    /// <summary>Energy of this inference estimated from the devices' power models (NaN without an adaptive plan source).</summary>
+    public double EstimatedEnergyJ { get; init; } = double.NaN;
+}
+
+/// <summary>
+/// One hop of a served request: its compute time, and the bytes and time of the transfer that
+/// brought its input (sender's send timestamp to receipt; assumes clocks in sync, exact on one host).
+/// </summary>
+public sealed record HopTiming(int Hop, string Device, double ComputeMs, long BytesIn, double TransferInMs, string? FromDevice);

@@ -18,6 +18,9 @@ public sealed class CoordinatorHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ClusterCoordinator _coordinator;
 
+    private PlannerPlanSource? _ownedSource;
+    private Monitoring.PrometheusEndpoint? _prometheus;
+
     private CoordinatorHost(WebApplication app, ClusterCoordinator coordinator, string address)
     {
         _app = app;
@@ -31,6 +34,44 @@ public sealed class CoordinatorHost : IAsyncDisposable
     public Plan? CurrentPlan => _coordinator.CurrentPlan;
 
     public IReadOnlyList<PlanSwitch> Switches => _coordinator.Switches;
+
+    /// <summary>The adaptive plan source when started with <see cref="AdaptiveOptions"/> (its cost model, planner, last state).</summary>
+    public PlannerPlanSource? Adaptive => _ownedSource;
+
+    /// <summary>The adaptation loop's counters and recent decisions; null without an adaptive plan source.</summary>
+    public AdaptationStatus? Adaptation => _coordinator.Status().Adaptation;
+
+    /// <summary>
+    /// Starts an adaptive coordinator: <paramref name="model"/>'s <see cref="ServedModel.Profile"/> (or,
+    /// lacking one, its node costs) feeds the planner named in <paramref name="adaptive"/>; the first plan
+    /// comes from it, then every metrics tick may switch plans. The rl policy is saved on dispose.
+    /// </summary>
+    public static async Task<CoordinatorHost> StartAsync(
+        ServedModel model,
+        IReadOnlyList<AgentEndpoint> agents,
+        AdaptiveOptions adaptive,
+        CoordinatorOptions options,
+        CancellationToken ct = default)
+    {
+        var profile = model.Profile ?? AdaptivePlanning.FromNodeCosts(model.NodeCostsMs ?? [], model.NodeCount);
+        if (profile.NodeCount != model.NodeCount)
+        {
+            throw new Graph.BadInputException($"the profile has {profile.NodeCount} nodes, the model {model.NodeCount}; measure it from the served model");
+        }
+        // The coordinator hands its own logger to the source when it attaches.
+        var source = PlannerPlanSource.Create(adaptive, profile);
+        try
+        {
+            var host = await StartAsync(model, agents, source, options, null, ct);
+            host._ownedSource = source;
+            return host;
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Starts listening, then deploys <paramref name="initialPlan"/> (or asks <paramref name="planSource"/>)
@@ -55,7 +96,12 @@ public sealed class CoordinatorHost : IAsyncDisposable
             var address = GrpcHost.BoundAddress(app);
             coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
             await coordinator.StartAsync(initialPlan, ct);
-            return new CoordinatorHost(app, coordinator, address);
+            var host = new CoordinatorHost(app, coordinator, address);
+            if (options.MetricsListen is { } metricsListen)
+            {
+                host._prometheus = Monitoring.PrometheusEndpoint.Start(metricsListen, registry => CoordinatorMetrics.Register(registry, coordinator.Status));
+            }
+            return host;
         }
         catch
         {
@@ -78,9 +124,14 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_prometheus is not null)
+        {
+            await _prometheus.DisposeAsync();
+        }
         await _coordinator.DisposeAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await _app.StopAsync(cts.Token);
         await _app.DisposeAsync();
+        _ownedSource?.Dispose();
     }
 }

@@ -12,7 +12,16 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
     {
         var inputs = request.Inputs.Select(TensorMapping.FromProto).ToList();
         var result = await coordinator.InferAsync(inputs, context.CancellationToken);
-        var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts };
+        var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts, LatencyMs = result.LatencyMs, EstimatedEnergyJ = result.EstimatedEnergyJ };
+        reply.Hops.AddRange(result.Hops.Select(h => new Proto.HopTiming
+        {
+            Hop = h.Hop,
+            Device = h.Device,
+            ComputeMs = h.ComputeMs,
+            BytesIn = h.BytesIn,
+            TransferInMs = h.TransferInMs,
+            FromDevice = h.FromDevice ?? "",
+        }));
         reply.Outputs.AddRange(result.Outputs.Select(TensorMapping.ToProto));
         return reply;
     }
@@ -80,6 +89,11 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
             Reason = s.Reason,
             UnixMs = s.Time.ToUnixTimeMilliseconds(),
         }));
+        reply.Devices.AddRange(status.Devices.Select(ToProto));
+        if (status.Adaptation is { } a)
+        {
+            reply.Adaptation = ToProto(a);
+        }
         return Task.FromResult(reply);
     }
 
@@ -97,7 +111,8 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
             outputs = [];
             error ??= ex.Status.Detail;
         }
-        coordinator.Deliver(request.RequestId, outputs, error, string.IsNullOrEmpty(request.FailedDevice) ? null : request.FailedDevice);
+        coordinator.Deliver(request.RequestId, outputs, error, string.IsNullOrEmpty(request.FailedDevice) ? null : request.FailedDevice,
+            [.. request.Timings.Select(FromProto)]);
         return Task.FromResult(new Proto.DeliverReply());
     }
 
@@ -107,6 +122,71 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
         message.Stages.AddRange(plan.Stages.Select(s => new Proto.StageMessage { Device = s.Device, FirstNode = s.FirstNode, LastNode = s.LastNode }));
         return message;
     }
+
+    internal static HopTiming FromProto(Proto.HopTiming t) =>
+        new(t.Hop, t.Device, t.ComputeMs, t.BytesIn, t.TransferInMs, string.IsNullOrEmpty(t.FromDevice) ? null : t.FromDevice);
+
+    internal static Proto.DeviceStatus ToProto(DeviceView d)
+    {
+        var m = new Proto.DeviceStatus
+        {
+            Name = d.Name,
+            Alive = d.Alive,
+            UnixMs = d.Time?.ToUnixTimeMilliseconds() ?? 0,
+            CpuUtilisation = d.CpuUtilisation,
+            CpuAvailability = d.CpuAvailability,
+            MemoryAvailableBytes = d.MemoryAvailableBytes,
+            PowerW = d.PowerW,
+            PowerEstimated = d.PowerEstimated,
+            Queued = d.Queued,
+            Executed = d.Executed,
+        };
+        m.Links.AddRange(d.Links.Select(l => new Proto.LinkMetrics { Peer = l.Peer, RttMs = l.RttMs, BandwidthBytesPerS = l.BytesPerSecond }));
+        return m;
+    }
+
+    internal static DeviceView FromProto(Proto.DeviceStatus d) => new(
+        d.Name, d.Alive, d.UnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(d.UnixMs) : null, d.CpuUtilisation, d.CpuAvailability, d.MemoryAvailableBytes,
+        d.PowerW, d.PowerEstimated, d.Queued, d.Executed, [.. d.Links.Select(l => new LinkView(l.Peer, l.RttMs, l.BandwidthBytesPerS))]);
+
+    internal static Proto.AdaptationStatus ToProto(AdaptationStatus a)
+    {
+        var m = new Proto.AdaptationStatus
+        {
+            Planner = a.Planner,
+            Objective = a.Objective,
+            CostCorrection = a.CostCorrection,
+            Decisions = a.Decisions,
+            Switches = a.Switches,
+            LastDecisionMs = a.LastDecisionMs,
+            MeanDecisionMs = a.MeanDecisionMs,
+            ObservedRequests = a.ObservedRequests,
+        };
+        foreach (var (reason, count) in a.Counts)
+        {
+            m.Counts[reason] = count;
+        }
+        m.Recent.AddRange(a.Recent.Select(r => new Proto.Decision
+        {
+            UnixMs = r.Time.ToUnixTimeMilliseconds(),
+            Switched = r.Switched,
+            Reason = r.Reason,
+            Detail = r.Detail,
+            OldPlan = r.OldPlan ?? "",
+            Plan = r.Plan,
+            OldValue = r.OldValue,
+            NewValue = r.NewValue,
+            PredictedGain = r.PredictedGain,
+            DecisionMs = r.DecisionMs,
+        }));
+        return m;
+    }
+
+    internal static AdaptationStatus FromProto(Proto.AdaptationStatus a) => new(
+        a.Planner, a.Objective, a.CostCorrection, new Dictionary<string, long>(a.Counts, StringComparer.Ordinal), a.Decisions, a.Switches,
+        [.. a.Recent.Select(r => new DecisionRecord(DateTimeOffset.FromUnixTimeMilliseconds(r.UnixMs), r.Switched, r.Reason, r.Detail,
+            string.IsNullOrEmpty(r.OldPlan) ? null : r.OldPlan, r.Plan, r.OldValue, r.NewValue, r.PredictedGain, r.DecisionMs))],
+        a.LastDecisionMs, a.MeanDecisionMs, a.ObservedRequests);
 
     internal static Plan FromProto(Proto.PlanMessage message) =>
         new(message.Version, [.. message.Stages.Select(s => new Stage(s.Device, s.FirstNode, s.LastNode))]);

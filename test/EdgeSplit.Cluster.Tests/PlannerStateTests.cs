@@ -1,0 +1,55 @@
+using EdgeSplit.Cluster.Agent;
+using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Planning;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeSplit.Cluster.Tests;
+
+/// <summary>How <see cref="PlannerPlanSource"/> turns the coordinator's live view into a planning state (no network needed).</summary>
+public sealed class PlannerStateTests
+{
+    private static readonly SegmentProfile Profile = new([1, 1, 1], [10, 10, 10], [100, 100], 100, 100);
+
+    private static DeviceSample Sample(string name, double cpu, double ownCpu, params LinkSample[] links) =>
+        new(name, DateTimeOffset.UtcNow, cpu, [cpu], 1_000_000, 2_000_000, ownCpu, 0, 0, 0, double.NaN, double.NaN, double.NaN, true, links, 0, 0);
+
+    [Fact]
+    public void Measured_links_win_and_configured_links_fill_in_before_any_traffic()
+    {
+        var configured = new LinkSpec("b", "a", 5e5, 40);
+        var source = PlannerPlanSource.Create(new AdaptiveOptions("optimal", Objective.Latency) { Links = [configured], DefaultBytesPerSecond = 7e6, DefaultRttMs = 3 }, Profile);
+        IReadOnlyList<AgentSnapshot> view =
+        [
+            new("a", "127.0.0.1:1", true, 0, Sample("a", 0.2, 0.1, new LinkSample("127.0.0.1:2", 2.5, 9e6), new LinkSample("127.0.0.1:3", double.NaN, 0))),
+            new("b", "127.0.0.1:2", true, 0, Sample("b", 0.0, 0.0, new LinkSample("127.0.0.1:1", double.NaN, 0))),
+            new("c", "127.0.0.1:3", true, 0, null),
+        ];
+        source.Attach("a", () => view, NullLogger.Instance);
+
+        var state = source.BuildState(["a", "b", "c"]);
+
+        Assert.Equal(new LinkSpec("a", "b", 9e6, 2.5), state.Link("a", "b"));   // measured
+        Assert.Equal(configured, state.Link("b", "a"));                          // configured, nothing measured yet
+        Assert.Equal(new LinkSpec("a", "c", 7e6, 3), state.Link("a", "c"));      // neither: the defaults
+        Assert.Equal(0.9, state.Device("a").CpuAvailability, 6);                 // its own 10% does not count against it
+        Assert.Equal(1, state.Device("c").CpuAvailability);                      // no metrics yet
+        Assert.Equal(1_000_000, state.Device("a").MemoryBudgetBytes);
+        Assert.Equal("a", state.SourceDevice);
+    }
+
+    [Fact]
+    public void Device_specs_give_speed_power_and_cap_memory_while_cpu_stays_live()
+    {
+        var power = new DevicePowerModel(1, 5, 1e-9, 1e-9);
+        var specs = new Dictionary<string, DeviceSpec> { ["a"] = new("a", 3, 1, 500_000, power) };
+        var source = PlannerPlanSource.Create(new AdaptiveOptions("greedy", Objective.Energy, specs), Profile);
+        source.Attach("a", () => [new AgentSnapshot("a", "127.0.0.1:1", true, 0, Sample("a", 0.99, 0, []))], NullLogger.Instance);
+
+        var device = source.BuildState(["a"]).Device("a");
+
+        Assert.Equal(3, device.RelativeSpeed);
+        Assert.Equal(power, device.Power);
+        Assert.Equal(500_000, device.MemoryBudgetBytes);
+        Assert.Equal(0.05, device.CpuAvailability, 6); // 99% busy, clamped at the floor so the cost stays finite
+    }
+}
