@@ -61,9 +61,11 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         {
             $"All figures are measured on emulated devices ({DeviceMode}) on a shared host of {Environment.ProcessorCount} cores; energy is estimated " +
             "from the device profiles' power models (active power above idle x measured busy time, plus joules per byte sent and received), not metered.",
-            "Planners see the emulated conditions in force at each moment (what a perfect monitor would report), not measurements with their noise and lag; " +
-            "the adaptive strategies re-decide every 0.5 s (greedy and optimal through the adaptation policy's hysteresis and dwell; rl by its own exploration), " +
-            "static and single keep their first plan and re-plan only when one of its devices dies; the oracle plans on the true conditions of each scenario window.",
+            "greedy, optimal, rl and oracle are served by the coordinator's adaptive loop: agents' metrics every 0.5 s (the scenario's CPU load reported as " +
+            "emulated utilisation, links estimated from the traffic the agents pace), the cost model corrected from every request, the adaptation policy's " +
+            "hysteresis and dwell (dwell scaled with the timeline); rl learns from every request; the oracle plans on the true conditions of each scenario window. " +
+            "static (the optimal plan for the start conditions) and single (the whole model on the device the cost model finds fastest) keep their plan and " +
+            "re-plan only when one of its devices dies.",
         };
         if (Math.Abs(scale - 1) > 1e-9)
         {
@@ -190,6 +192,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                     _agents[device.Name] = agent;
                     _everyAgent.Add(agent);
                     _addresses[device.Name] = agent.Address;
+                    EmulateLoad(agent, start, device.Name);
                 }
                 var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), model.Profile), objective,
                     conditions.Windows(model.Profile), conditions.TimeScale, _experiment.Seed);
@@ -203,7 +206,28 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                     ConfigureLogging = Quiet,
                 };
                 runner.Report(Frame(null, [], "deploying the first plan"));
-                coordinator = await CoordinatorHost.StartAsync(model.Served, [.. _addresses.Select(a => new AgentEndpoint(a.Key, a.Value))], source, options, null, ct);
+                var endpoints = _addresses.Select(a => new AgentEndpoint(a.Key, a.Value)).ToList();
+                if (IsServedAdaptively(strategy))
+                {
+                    // The coordinator's own adaptive loop: it plans from the agents' measured metrics and link
+                    // estimates, and learns from every request; the runner only plays the scenario and measures.
+                    var nominal = conditions.StateOf(start, model.Profile);
+                    var adaptive = new AdaptiveOptions(strategy.Name(), objective, nominal.Devices.ToDictionary(d => d.Name),
+                        CostCorrection: true, RlPolicyFile: null,
+                        Adaptation: AdaptationOptions.Default with { MinDwell = AdaptationOptions.Default.MinDwell * conditions.TimeScale })
+                    {
+                        MetricsInterval = TimeSpan.FromMilliseconds(500),
+                        Links = nominal.Links,
+                        OracleTruth = strategy == Strategy.Oracle ? conditions.Windows(model.Profile) : null,
+                        Clock = () => Now,
+                        Rl = new RlOptions(Seed: _experiment.Seed),
+                    };
+                    coordinator = await CoordinatorHost.StartAsync(model.Served with { Profile = model.Profile }, endpoints, adaptive, options, ct);
+                }
+                else
+                {
+                    coordinator = await CoordinatorHost.StartAsync(model.Served, endpoints, source, options, null, ct);
+                }
                 Remember(coordinator.CurrentPlan);
                 runner.Report(Frame(coordinator.CurrentPlan, [], "warming up (not counted)"));
                 await WarmUpAsync(coordinator, ct);
@@ -266,12 +290,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             var samples = 0;
             var activeEnergyJ = 0.0;
             var lastTick = TimeSpan.Zero;
-            var lastDecision = TimeSpan.Zero;
-            var decisionEvery = TimeSpan.FromMilliseconds(500);
-            var switchFailures = 0;
-            PlanningState? learnState = null;
-            Plan? learnPlan = null;
-            var learnFrom = 0;
             var servedList = new List<(double TSeconds, double LatencyMs, long Version)>();
 
             while (Now < duration)
@@ -304,43 +322,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 }
                 samples++;
 
-                if (strategy is not (Strategy.Single or Strategy.Static) && now - lastDecision >= decisionEvery)
-                {
-                    lastDecision = now;
-                    var alive = coordinator.Status().Agents.Where(a => a.Alive).Select(a => a.Name).ToHashSet(StringComparer.Ordinal);
-                    var state = conditions.StateOf(snapshot, model.Profile, alive);
-                    if (strategy == Strategy.Rl && source.Planner is ILearningPlanner learner && learnState is not null && learnPlan is not null)
-                    {
-                        // Reward the arm just played with what its requests really took.
-                        var window = servedList.Skip(learnFrom).Where(s => s.Version == learnPlan.Version).Select(s => s.LatencyMs).ToList();
-                        if (window.Count > 0)
-                        {
-                            var energy = source.CostModel.Estimate(learnState, learnPlan).EnergyJ;
-                            learner.Learn(learnState, learnPlan, objective, window.Average(), energy);
-                        }
-                    }
-                    learnFrom = servedList.Count;
-                    if (state.Devices.Any(d => d.Name == state.SourceDevice))
-                    {
-                        try
-                        {
-                            var chosen = source.Decide(state, out var worth);
-                            var current = coordinator.CurrentPlan;
-                            if (worth && current is not null && !chosen.SamePlacement(current))
-                            {
-                                await coordinator.SetPlanAsync(chosen with { Version = current.Version + 1 }, reason: $"{strategy.Name()} at {now.TotalSeconds:0.0} s", ct: ct);
-                            }
-                            learnState = state;
-                            learnPlan = coordinator.CurrentPlan;
-                            Remember(learnPlan);
-                        }
-                        catch (Exception ex) when (ex is NoFeasiblePlanException or NoPlanFitsException or Grpc.Core.RpcException or InvalidOperationException)
-                        {
-                            // The plan in force keeps serving; a failed switch is counted and said in the report.
-                            switchFailures++;
-                        }
-                    }
-                }
                 var recent = servedList.Skip(Math.Max(0, servedList.Count - 20)).Select(s => s.LatencyMs).ToList();
                 runner.Report(Frame(coordinator.CurrentPlan, frames, "running") with
                 {
@@ -369,10 +350,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 transferEnergyJ += joules;
             }
             var switches = coordinator.Switches.Skip(1).ToList();
-            if (switchFailures > 0)
-            {
-                Notes.Add($"{model.Name}/{strategy.Name()}: {switchFailures} plan switches failed and the plan in force kept serving.");
-            }
             Placements = [.. servedList
                 .GroupBy(s => _plans.TryGetValue(s.Version, out var p) ? p.Signature() : $"v{s.Version}")
                 .Select(g => (g.Key, g.Count() / (double)servedList.Count))
@@ -380,6 +357,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             var latencies = servedList.Select(s => s.LatencyMs).ToList();
             var summary = latencies.Count > 0 ? LatencySummary.Of(latencies) : new LatencySummary(double.NaN, double.NaN, double.NaN);
             var decisions = source.DecisionMs;
+            var decisionMs = coordinator.Adaptation is { } adaptation ? adaptation.MeanDecisionMs : decisions.Count > 0 ? decisions.Average() : 0;
             return new StrategyResult(
                 model.Name,
                 strategy,
@@ -391,7 +369,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 EnergyEstimated: true,
                 Failed: Volatile.Read(ref _failed),
                 Repartitions: switches.Count,
-                DecisionMs: decisions.Count > 0 ? decisions.Average() : 0,
+                DecisionMs: double.IsFinite(decisionMs) ? decisionMs : 0,
                 SwitchMs: switches.Count > 0 ? switches.Average(s => s.Duration.TotalMilliseconds) : 0,
                 Requests: Volatile.Read(ref _sent),
                 [.. _experiment.Testbed.Devices.Select(d => new DeviceUsage(d.Name, cpuSums[d.Name] / Math.Max(1, samples), memorySums[d.Name] / Math.Max(1, samples)))],
@@ -434,6 +412,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 foreach (var device in _experiment.Testbed.Devices)
                 {
                     EmulatedLinks.Write(_linkFiles[device.Name], conditions.LinksFileFor(snapshot, device.Name));
+                    EmulateLoad(_agents[device.Name], snapshot, device.Name);
                 }
                 foreach (var e in deaths.Where(e => conditions.RunTimeOf(e.At) == point))
                 {
@@ -449,6 +428,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                                 var agent = await AgentHost.StartAsync(AgentOptionsFor(device, Path.GetDirectoryName(_linkFiles[r.Device])!, _addresses[r.Device]), ct);
                                 _agents[r.Device] = agent;
                                 _everyAgent.Add(agent);
+                                EmulateLoad(agent, snapshot, r.Device);
                             }
                             catch (IOException ex)
                             {
@@ -467,6 +447,15 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             Monitoring = new ResourceMonitorOptions { PowerModel = device.Profile.ToPowerModel() },
             ConfigureLogging = Quiet,
         };
+
+        /// <summary>
+        /// In-process agents share this host's CPU counters, so each reports the scenario's load on its device
+        /// instead (what a load generator on a real board would show), not the other tenants of this host.
+        /// </summary>
+        private static void EmulateLoad(AgentHost agent, Snapshot snapshot, string device) =>
+            agent.CpuUtilisationOverride = 1 - snapshot.Devices.First(d => d.Name == device).CpuAvailability;
+
+        private static bool IsServedAdaptively(Strategy strategy) => strategy is Strategy.Greedy or Strategy.Optimal or Strategy.Rl or Strategy.Oracle;
 
         private void Remember(Plan? plan)
         {

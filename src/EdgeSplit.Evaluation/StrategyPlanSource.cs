@@ -5,9 +5,9 @@ using EdgeSplit.Reports;
 namespace EdgeSplit.Evaluation;
 
 /// <summary>
-/// The thin adapter between a strategy and the coordinator (until the coordinator's own adaptive plan
-/// source is used here): plans from the emulated conditions now in force, i.e. what a perfect monitor
-/// would report, restricted to the devices the coordinator sees alive. Also times every decision.
+/// The plan source of the fixed strategies (single, static): plans from the emulated conditions now in
+/// force, restricted to the devices the coordinator sees alive, when the coordinator asks (at start and
+/// when a device in the plan dies). The adaptive strategies use the coordinator's own adaptive loop.
 /// </summary>
 internal sealed class StrategyPlanSource : IPlanSource
 {
