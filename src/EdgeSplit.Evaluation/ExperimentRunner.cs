@@ -98,7 +98,16 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
     {
         foreach (var verdict in Verdict.Evaluate(results, VerdictCriteria.Default))
         {
-            if (verdict.AllPass || verdict.BestAdaptive is not { } best) continue;
+            if (verdict.BestAdaptive is not { } best) continue;
+            if (verdict.Static is { } baseline && best.ThroughputPerS < 0.8 * baseline.ThroughputPerS)
+            {
+                // With a closed-loop client, a strategy whose slow requests hold workers leaves the others less queueing:
+                // its median looks better while it serves far less.
+                yield return $"Caution for {verdict.Model}: the best adaptive strategy by p50 ({best.Strategy.Name()}) served {best.ThroughputPerS:0.0}/s against static's " +
+                    $"{baseline.ThroughputPerS:0.0}/s with p95 {best.P95Ms:0} ms vs {baseline.P95Ms:0} ms; under the closed-loop client its slow requests hold workers, " +
+                    "so the others queue less and its median flatters it. Read its p50 ratio with that in mind.";
+            }
+            if (verdict.AllPass) continue;
             var failing = string.Join(", ", verdict.Outcomes.Where(o => o.Outcome != Outcome.Pass).Select(o => $"{o.Criterion} ({o.OutcomeText.ToLowerInvariant()})"));
             var text = $"Why {verdict.Model} falls short ({failing}): ";
             var staticTop = placements.GetValueOrDefault((verdict.Model, Strategy.Static))?.FirstOrDefault();
