@@ -89,8 +89,16 @@ public sealed class NamespaceTestbedTests : IDisposable
         {
             foreach (var link in testbed.State.Links)
             {
-                var measured = await LinkProbe.MeasureBandwidthMbpsAsync(testbed, link.A, link.B, TimeSpan.FromSeconds(link.BandwidthMbps < 5 ? 3 : 1.5), CancellationToken.None);
-                Assert.InRange(measured, link.BandwidthMbps * 0.9, link.BandwidthMbps * 1.1);
+                // A link's capacity is the best goodput it allows: other load on a busy host can only
+                // lower one run, never lift it past the shaped rate, so take the best of up to three.
+                var best = 0.0;
+                for (var run = 0; run < 3 && best < link.BandwidthMbps * 0.9; run++)
+                {
+                    var measured = await LinkProbe.MeasureBandwidthMbpsAsync(testbed, link.A, link.B, TimeSpan.FromSeconds(link.BandwidthMbps < 5 ? 3 : 1.5), CancellationToken.None);
+                    Assert.True(measured <= link.BandwidthMbps * 1.1, $"{link.A}-{link.B}: {measured:F2} Mbit/s exceeds the shaped {link.BandwidthMbps} Mbit/s by more than 10%");
+                    best = Math.Max(best, measured);
+                }
+                Assert.InRange(best, link.BandwidthMbps * 0.9, link.BandwidthMbps * 1.1);
             }
         }
         finally
