@@ -20,6 +20,15 @@ public sealed record Experiment(
     TimeSpan? RequestDeadline = null,
     string Title = "EdgeSplit bench")
 {
+    /// <summary>
+    /// Relative CPU speeds the planners are told instead of the profiles' (a miscalibrated profile): the devices
+    /// are still emulated at their profile's speed, so only the planners' belief is wrong.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> BelievedSpeeds { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>Whether the cost model corrects itself from observed stage and hop times.</summary>
+    public bool CostCorrection { get; init; } = true;
+
     public TimeSpan Deadline => RequestDeadline ?? TimeSpan.FromSeconds(5);
 
     /// <summary>Run seconds per scenario second.</summary>

@@ -76,6 +76,16 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             closing.Add($"{modelName}/{strategy.Name()} served its requests with {shares.Count} placement(s): " +
                 string.Join("; ", shares.Take(4).Select(p => $"{p.Placement} {p.Share:P0}")) + (shares.Count > 4 ? "; ..." : "") + ".");
         }
+        if (Experiment.BelievedSpeeds.Count > 0)
+        {
+            closing.Add("Miscalibrated on purpose: the adaptive planners were told relative CPU speeds " +
+                string.Join(", ", Experiment.BelievedSpeeds.Select(b => $"{b.Key} {b.Value:0.###} (profile: {Experiment.Testbed.Device(b.Key).Profile.RelativeCpuSpeed:0.###})")) +
+                ", while the devices ran at their profiles' speeds.");
+        }
+        if (!Experiment.CostCorrection)
+        {
+            closing.Add("The cost model's online correction was off: planners did not learn device or link factors from observed times.");
+        }
         closing.AddRange(Explain(results, placements));
         closing.AddRange(notes.Distinct());
         return new BenchReport(
@@ -221,8 +231,11 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                     // The coordinator's own adaptive loop: it plans from the agents' measured metrics and link
                     // estimates, and learns from every request; the runner only plays the scenario and measures.
                     var nominal = conditions.StateOf(start, model.Profile);
-                    var adaptive = new AdaptiveOptions(strategy.Name(), objective, nominal.Devices.ToDictionary(d => d.Name),
-                        CostCorrection: true, RlPolicyFile: null,
+                    var believed = nominal.Devices.Select(d => _experiment.BelievedSpeeds.TryGetValue(d.Name, out var speed)
+                        ? d with { RelativeSpeed = speed / conditions.HostRelativeSpeed }
+                        : d);
+                    var adaptive = new AdaptiveOptions(strategy.Name(), objective, believed.ToDictionary(d => d.Name),
+                        CostCorrection: _experiment.CostCorrection, RlPolicyFile: null,
                         Adaptation: AdaptationOptions.Default with { MinDwell = AdaptationOptions.Default.MinDwell * conditions.TimeScale })
                     {
                         MetricsInterval = TimeSpan.FromMilliseconds(500),

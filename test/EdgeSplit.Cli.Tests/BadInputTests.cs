@@ -98,4 +98,28 @@ public sealed class BadInputTests : IDisposable
         Assert.StartsWith("error: ", result.StdErr);
         Assert.Contains("   at ", result.StdErr);
     }
+
+    [Theory]
+    [InlineData("nosuch=0.5", "does not have")]
+    [InlineData("camera", "DEVICE=SPEED")]
+    [InlineData("camera=-1", "DEVICE=SPEED")]
+    public void A_bench_miscalibration_that_names_no_device_or_speed(string belief, string expected)
+    {
+        var examples = Path.Combine(RepositoryRoot(), "examples");
+        AssertBadInput(CliProcess.Run("bench", "--models", "squeezenet",
+            "--testbed", Path.Combine(examples, "testbeds", "three-device.yaml"),
+            "--scenario", Path.Combine(examples, "scenarios", "stable.yaml"),
+            "--strategies", "optimal", "--believe", belief, "--out", Path.Combine(_dir, "bench")), expected);
+        Assert.False(Directory.Exists(Path.Combine(_dir, "bench")));
+    }
+
+    private static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "EdgeSplit.slnx")))
+        {
+            dir = dir.Parent;
+        }
+        return dir?.FullName ?? throw new InvalidOperationException("tests run inside the repository");
+    }
 }

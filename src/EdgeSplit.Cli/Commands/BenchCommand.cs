@@ -33,11 +33,16 @@ internal static class BenchCommand
         var deadline = new Option<double>("--deadline") { Description = "Seconds a request may take before it counts as failed.", DefaultValueFactory = _ => 5 };
         var sweep = new Option<bool>("--sweep") { Description = "Run every cut of --model between the source and one other device, sequential and pipelined." };
         var table41 = new Option<bool>("--table41") { Description = "Time the six zoo models on each device profile of the testbed (heavy)." };
+        var believe = new Option<string?>("--believe")
+        {
+            Description = "Miscalibrate profiles: DEVICE=SPEED,... are the relative CPU speeds the adaptive planners are told; devices still run at their profile's speed.",
+        };
+        var noCorrection = new Option<bool>("--no-correction") { Description = "Switch the cost model's online correction off for the adaptive strategies." };
         var output = new Option<string>("--out") { Description = "Folder for the report.", Required = true };
         var json = CommonOptions.Json();
         var command = new Command("bench", "Measure strategies on an emulated testbed through a scenario and write a report (results.json, results.csv, report.md, plots).")
         {
-            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, sweep, table41, output, json,
+            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, sweep, table41, output, json,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -78,13 +83,36 @@ internal static class BenchCommand
             if (!(parse.GetValue(deadline) is > 0 and <= 600)) throw new BadInputException("--deadline must be between 0 and 600 seconds");
             var experiment = new Experiment(names, spec, play, chosen, goal,
                 seconds is { } d ? TimeSpan.FromSeconds(d) : null, parse.GetValue(seed), parse.GetValue(concurrency),
-                TimeSpan.FromSeconds(parse.GetValue(deadline)), $"EdgeSplit bench: {string.Join(", ", names)} on {spec.Name}, scenario {play.Name}");
+                TimeSpan.FromSeconds(parse.GetValue(deadline)), $"EdgeSplit bench: {string.Join(", ", names)} on {spec.Name}, scenario {play.Name}")
+            {
+                BelievedSpeeds = ParseBeliefs(parse.GetValue(believe), spec),
+                CostCorrection = !parse.GetValue(noCorrection),
+            };
 
             var report = await WithProgress("bench", progress => new ExperimentRunner(experiment, progress).RunAsync(ct));
             var written = ReportWriter.Write(report, outDir);
             return Done(parse.GetValue(json), written, report);
         });
         return command;
+    }
+
+    private static Dictionary<string, double> ParseBeliefs(string? text, TestbedSpec spec)
+    {
+        var beliefs = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var part in (text ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pieces = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (pieces.Length != 2 || !double.TryParse(pieces[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var speed) || !(speed is > 0 and <= 100))
+            {
+                throw new BadInputException($"--believe '{part}' is not DEVICE=SPEED with a speed above 0, e.g. --believe camera=0.05");
+            }
+            if (spec.Devices.All(d => d.Name != pieces[0]))
+            {
+                throw new BadInputException($"--believe names '{pieces[0]}', which testbed {spec.Name} does not have; use {string.Join(", ", spec.Devices.Select(d => d.Name))}");
+            }
+            beliefs[pieces[0]] = speed;
+        }
+        return beliefs;
     }
 
     private static int Done(bool json, ReportFiles files, BenchReport? report)
