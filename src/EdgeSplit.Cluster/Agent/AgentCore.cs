@@ -26,7 +26,8 @@ internal sealed class AgentCore : IAsyncDisposable
         Logger = logger;
         Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads);
         Channels = new GrpcChannels(options.Token, options.MaxMessageBytes);
-        Monitor = new Monitoring.ResourceMonitor(options.Monitoring with { Interval = TimeSpan.FromSeconds(1) });
+        // The monitor samples at its own default (250 ms) unless the agent options say otherwise.
+        Monitor = new Monitoring.ResourceMonitor(options.Monitoring);
         Monitor.Start();
         _cpuOverride = options.CpuUtilisationOverride ?? double.NaN;
     }
