@@ -48,6 +48,11 @@ public sealed class RlPlanner : ILearningPlanner
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ContextPolicy> _contexts = [];
+
+    // What each placement has earned in any context: a new context starts from it rather than from
+    // the cost model alone, so live measurements that jitter across a context boundary do not make
+    // the learner pay again for plans it has already seen fail.
+    private readonly Dictionary<string, (long Count, double Mean)> _seen = [];
     private readonly OptimalPlanner _optimal;
     private readonly Random _random;
 
@@ -124,6 +129,10 @@ public sealed class RlPlanner : ILearningPlanner
             arm.Count++;
             var step = Math.Max(1.0 / arm.Count, Options.MinLearningRate);
             arm.Mean = arm.Count == 1 ? reward : arm.Mean + (step * (reward - arm.Mean));
+            var seen = _seen.GetValueOrDefault(signature);
+            seen.Count++;
+            seen.Mean += Math.Max(1.0 / seen.Count, Options.MinLearningRate) * (reward - seen.Mean);
+            _seen[signature] = seen;
             LearnedRequests++;
         }
     }
@@ -176,6 +185,15 @@ public sealed class RlPlanner : ILearningPlanner
         if (_contexts.TryGetValue(key, out var policy) && policy.Arms.Count > 0) return policy;
         policy = new ContextPolicy { Arms = Candidates(state, objective, key) };
         if (policy.Arms.Count == 0) throw new NoFeasiblePlanException("rl found no candidate placement that fits the memory budgets and links");
+        foreach (var arm in policy.Arms)
+        {
+            if (_seen.TryGetValue(arm.Signature, out var seen))
+            {
+                // Evidence from other contexts, worth at most enough observations to rule an arm out.
+                arm.Count = Math.Min(seen.Count, Options.RuleOutAfter);
+                arm.Mean = seen.Mean;
+            }
+        }
         _contexts[key] = policy;
         return policy;
     }
@@ -293,6 +311,12 @@ public sealed class RlPlanner : ILearningPlanner
                 };
             }
             LearnedRequests = file.LearnedRequests;
+            _seen.Clear();
+            foreach (var group in _contexts.Values.SelectMany(c => c.Arms).Where(a => a.Count > 0).GroupBy(a => a.Signature))
+            {
+                var count = group.Sum(a => a.Count);
+                _seen[group.Key] = (count, group.Sum(a => a.Count * a.Mean) / count);
+            }
         }
     }
 

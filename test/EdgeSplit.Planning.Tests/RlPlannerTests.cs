@@ -134,6 +134,32 @@ public class RlPlannerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void What_a_placement_earned_in_one_context_carries_into_the_next_in_a_simulated_environment()
+    {
+        var (believed, truth) = MiscalibratedJetson();
+        var objective = Objective.Latency;
+        var learner = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(Seed: 3));
+        var environment = new SimulatedEnvironment(truth, seed: 8);
+        for (var i = 0; i < 200; i++)
+        {
+            var plan = learner.Plan(believed, objective);
+            var served = environment.Serve(plan);
+            learner.Learn(believed, plan, objective, served.LatencyMs, served.EnergyJ);
+        }
+        // The laptop's measured CPU drops a level: a new context for the learner, one the cost model
+        // alone answers with the same (wrong) Jetson-heavy favourite as before.
+        var changed = believed.WithDevice("laptop", d => d with { CpuAvailability = 0.3 });
+        var model = new OptimalPlanner(new CostModel(correctionEnabled: false));
+        Assert.NotEqual(learner.ContextKey(believed, objective), learner.ContextKey(changed, objective));
+        var modelsChoice = model.Plan(changed, objective);
+        Assert.True(modelsChoice.SamePlacement(model.Plan(believed, objective)));
+        var learnedChoice = learner.Exploit(changed, objective);
+
+        Assert.False(learnedChoice.SamePlacement(modelsChoice), $"learner still trusts the model: {learnedChoice}");
+        Assert.True(environment.Expected(learnedChoice).LatencyMs < environment.Expected(modelsChoice).LatencyMs);
+    }
+
+    [Fact]
     public void A_saved_policy_makes_a_new_learner_start_warm()
     {
         var (believed, truth) = MiscalibratedJetson();
