@@ -61,7 +61,8 @@ public static partial class ReportWriter
         }
 
         md.Append("## Setup\n\n");
-        md.Append("- Testbed: ").Append(report.Testbed).Append(report.Emulated ? " (**emulated** devices: namespaces, shaped links, CPU quotas on one host)" : "").Append('\n');
+        // How the devices were emulated is the runner's to say (in the notes); here only that they were.
+        md.Append("- Testbed: ").Append(report.Testbed).Append(report.Emulated ? " (**emulated** devices on one host; how, in the notes below)" : "").Append('\n');
         md.Append("- Scenario: ").Append(report.Scenario).Append('\n');
         md.Append("- Objective: ").Append(report.Objective).Append('\n');
         md.Append("- Host: ").Append(report.Host).Append('\n');
