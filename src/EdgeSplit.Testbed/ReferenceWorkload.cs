@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace EdgeSplit.Testbed;
 
@@ -81,25 +80,7 @@ public static class ReferenceWorkload
         return ThreadCpuTime() - before;
     }
 
-    private static TimeSpan ThreadCpuTime()
-    {
-        // CLOCK_THREAD_CPUTIME_ID: this thread's CPU time, untouched by time spent waiting for a core.
-        if (clock_gettime(3, out var ts) != 0)
-        {
-            throw new InvalidOperationException("clock_gettime(CLOCK_THREAD_CPUTIME_ID) failed");
-        }
-        return TimeSpan.FromTicks((ts.Seconds * TimeSpan.TicksPerSecond) + (ts.Nanoseconds / 100));
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int clock_gettime(int clock, out TimeSpec time);
+    private static TimeSpan ThreadCpuTime() => EdgeSplit.Cluster.Monitoring.ThreadCpuClock.Now();
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static ulong Spin(long rounds)

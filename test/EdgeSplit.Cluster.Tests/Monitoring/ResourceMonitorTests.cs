@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using EdgeSplit.Cluster.Monitoring;
 
 namespace EdgeSplit.Cluster.Tests.Monitoring;
@@ -150,22 +149,5 @@ public sealed class ResourceMonitorTests
         return ThreadCpu() - cpuStart;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static TimeSpan ThreadCpu()
-    {
-        Assert.Equal(0, clock_gettime(ClockThreadCpuTime, out var ts));
-        return TimeSpan.FromTicks((ts.Seconds * TimeSpan.TicksPerSecond) + (ts.Nanoseconds / 100));
-    }
-
-    private const int ClockThreadCpuTime = 3;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [DllImport("libc", SetLastError = true)]
-    private static extern int clock_gettime(int clock, out TimeSpec time);
+    private static TimeSpan ThreadCpu() => ThreadCpuClock.Now();
 }
