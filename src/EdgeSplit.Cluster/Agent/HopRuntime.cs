@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Threading.Channels;
+using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Runtime.Codec;
 using Grpc.Core;
@@ -218,15 +219,8 @@ internal sealed class HopRuntime : IAsyncDisposable
     {
         var work = outgoing.Work;
         var deadline = DateTime.UtcNow + _agent.Options.SendTimeout;
-        var timings = work.Timings.Append(new Proto.HopTiming
-        {
-            Hop = Spec.Hop,
-            Device = _agent.Name,
-            ComputeMs = outgoing.ComputeMs,
-            BytesIn = work.BytesIn,
-            TransferInMs = work.TransferInMs,
-            FromDevice = work.FromDevice ?? "",
-        }).ToList();
+        var timings = work.Timings.Append(CoordinatorService.ToProto(
+            new HopTiming(Spec.Hop, _agent.Name, outgoing.ComputeMs, work.BytesIn, work.TransferInMs, work.FromDevice))).ToList();
         if (outgoing.Error is null && Spec.NextAddress is not null)
         {
             var request = new Proto.ExecuteRequest

@@ -13,15 +13,7 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
         var inputs = request.Inputs.Select(TensorMapping.FromProto).ToList();
         var result = await coordinator.InferAsync(inputs, context.CancellationToken);
         var reply = new Proto.InferReply { PlanVersion = result.PlanVersion, Attempts = result.Attempts, LatencyMs = result.LatencyMs, EstimatedEnergyJ = result.EstimatedEnergyJ };
-        reply.Hops.AddRange(result.Hops.Select(h => new Proto.HopTiming
-        {
-            Hop = h.Hop,
-            Device = h.Device,
-            ComputeMs = h.ComputeMs,
-            BytesIn = h.BytesIn,
-            TransferInMs = h.TransferInMs,
-            FromDevice = h.FromDevice ?? "",
-        }));
+        reply.Hops.AddRange(result.Hops.Select(ToProto));
         reply.Outputs.AddRange(result.Outputs.Select(TensorMapping.ToProto));
         return reply;
     }
@@ -125,6 +117,16 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
 
     internal static HopTiming FromProto(Proto.HopTiming t) =>
         new(t.Hop, t.Device, t.ComputeMs, t.BytesIn, t.TransferInMs, string.IsNullOrEmpty(t.FromDevice) ? null : t.FromDevice);
+
+    internal static Proto.HopTiming ToProto(HopTiming h) => new()
+    {
+        Hop = h.Hop,
+        Device = h.Device,
+        ComputeMs = h.ComputeMs,
+        BytesIn = h.BytesIn,
+        TransferInMs = h.TransferInMs,
+        FromDevice = h.FromDevice ?? "",
+    };
 
     internal static Proto.DeviceStatus ToProto(DeviceView d)
     {
