@@ -26,9 +26,12 @@ public sealed class ModelPowerSource(PowerModel model) : IPowerSource
 
     public PowerModel Model => model;
 
+    // Mean power = CPU power + network energy spread over the interval. Not EnergyJ(...) / seconds:
+    // multiplying by the interval and dividing it back out rounds idle power below the model's floor.
     public double? ReadWatts(PowerInputs inputs) => inputs.Interval <= TimeSpan.Zero
         ? model.PowerW(inputs.CpuUtilisation)
-        : model.EnergyJ(inputs.Interval, inputs.CpuUtilisation, inputs.BytesMoved) / inputs.Interval.TotalSeconds;
+        : model.PowerW(inputs.CpuUtilisation)
+            + (inputs.BytesMoved * model.EnergyPerByteNj * 1e-9 / inputs.Interval.TotalSeconds);
 }
 
 /// <summary>

@@ -43,6 +43,17 @@ public sealed class PowerAndLinkTests : IDisposable
     }
 
     [Fact]
+    public void Model_power_never_reads_below_idle_whatever_the_interval()
+    {
+        // Regression: energy / seconds rounded 2.9 W down to 2.8999999999999995 W for some intervals.
+        var source = new ModelPowerSource(new PowerModel(2.9, 6.4, 56));
+        for (var ticks = 1; ticks <= 2_000_000; ticks += 997)
+        {
+            Assert.Equal(2.9, source.ReadWatts(new PowerInputs(TimeSpan.FromTicks(ticks), 0, 0))!.Value);
+        }
+    }
+
+    [Fact]
     public void Hwmon_power_inputs_are_read_as_a_real_sensor()
     {
         var dir = Directory.CreateDirectory(Path.Combine(sys, "class", "hwmon", "hwmon0")).FullName;
