@@ -473,6 +473,10 @@ public sealed class RunningTestbed
         var launch = new ProcessLaunch(device.Command[0], [.. device.Command.Skip(1)]);
         using var process = Launch(device, launch, device.LogFile, detach: true);
         device.Pid = process.Id;
+        if (device.Namespace is not null)
+        {
+            WaitUntilInNamespace(process.Id, device.Namespace);
+        }
         RecordLoopbackPids();
         log($"device {deviceName}: pid {process.Id}, listening on {device.ControlAddress}:{device.Port}");
     }
@@ -570,6 +574,25 @@ public sealed class RunningTestbed
         if (State.Mode == TestbedMode.Loopback)
         {
             File.WriteAllLines(Path.Combine(StateDirectory, "pids"), State.Devices.Where(d => d.Pid is not null).Select(d => d.Pid!.Value.ToString(CultureInfo.InvariantCulture)));
+        }
+    }
+
+    /// <summary>
+    /// The launcher joins the cgroups, then 'ip netns exec' enters the namespace: wait for that step,
+    /// so a testbed reported up has every device process inside its namespace (bounded; a process
+    /// that exits early is the caller's to report).
+    /// </summary>
+    private static void WaitUntilInNamespace(int pid, string ns)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (Exec.ProcessAlive(pid) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            var (exit, stdout, _) = Exec.Run("ip", "netns", "identify", pid.ToString(CultureInfo.InvariantCulture));
+            if (exit == 0 && stdout.Split('\n', StringSplitOptions.TrimEntries).Contains(ns, StringComparer.Ordinal))
+            {
+                return;
+            }
+            Thread.Sleep(10);
         }
     }
 
