@@ -31,6 +31,9 @@ public sealed class AgentHost : IAsyncDisposable
 
     public string CacheDirectory => _core.Store.Directory;
 
+    /// <summary>The host's services (for tests that look at what Kestrel was given).</summary>
+    internal IServiceProvider Services => _app.Services;
+
     /// <summary>Stage executions so far (relays not counted).</summary>
     public long Executed => _core.Executed;
 
