@@ -1,11 +1,19 @@
 using System.Diagnostics;
+using System.Net;
 using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Zoo;
 using Google.Protobuf;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
 
@@ -19,14 +27,15 @@ var work = Directory.CreateTempSubdirectory("edgesplit-bench-cluster-");
 if (args.Contains("--probe"))
 {
     await using var agent = await AgentHost.StartAsync(new AgentOptions("probe") { CacheDirectory = Path.Combine(work.FullName, "probe") });
-    var (channel, invoker) = EdgeSplit.Cluster.Transport.GrpcChannels.Open(agent.Address, null);
+    var (channel, invoker) = GrpcChannels.Open(agent.Address, null);
     var client = new EdgeSplit.Cluster.Protos.Agent.AgentClient(invoker);
-    var payload = UnsafeByteOperations.UnsafeWrap(new byte[3_276_800]);
-    for (var i = 0; i < 30; i++)
+    var body = new byte[3_276_800];
+    var payload = UnsafeByteOperations.UnsafeWrap(body);
+    var execute = await TimeAsync(40, async () =>
     {
+        // A hop nobody deployed: the agent reads and parses all 3.28 MB, then refuses it. No compute.
         var request = new EdgeSplit.Cluster.Protos.ExecuteRequest { RequestId = "p", Version = 99, ReplyTo = "x" };
         request.Tensors.Add(new EdgeSplit.Cluster.Protos.Tensor { Name = "x", ElementType = 1, Shape = { 819_200 }, Data = payload });
-        var started = Stopwatch.GetTimestamp();
         try
         {
             await client.ExecuteAsync(request);
@@ -34,8 +43,51 @@ if (args.Contains("--probe"))
         catch (Grpc.Core.RpcException)
         {
         }
-        Console.WriteLine($"3.28 MB Execute round trip: {Stopwatch.GetElapsedTime(started).TotalMilliseconds:F2} ms");
-    }
+    });
+    Console.WriteLine($"gRPC Execute, 3.28 MB, parse included, no compute: median {execute:F2} ms = {body.Length / execute / 1e6:F2} GB/s (40 calls)");
+
+    // The stack's own ceiling: the same bytes as a plain HTTP/2 POST through Kestrel and SocketsHttpHandler,
+    // with the agents' windows and pool, without gRPC framing or protobuf.
+    var web = WebApplication.CreateSlimBuilder();
+    web.Logging.ClearProviders();
+    web.WebHost.ConfigureKestrel(k =>
+    {
+        k.Listen(IPAddress.Loopback, 0, o => o.Protocols = HttpProtocols.Http2);
+        k.Limits.MaxRequestBodySize = null;
+        k.Limits.Http2.InitialConnectionWindowSize = WireLimits.ConnectionWindowBytes;
+        k.Limits.Http2.InitialStreamWindowSize = WireLimits.StreamWindowBytes;
+    });
+    web.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
+    await using var sink = web.Build();
+    sink.MapPost("/sink", async context =>
+    {
+        while (true)
+        {
+            var read = await context.Request.BodyReader.ReadAsync();
+            context.Request.BodyReader.AdvanceTo(read.Buffer.End);
+            if (read.IsCompleted)
+            {
+                break;
+            }
+        }
+        context.Response.StatusCode = 204;
+    });
+    await sink.StartAsync();
+    using var http = new HttpClient(new SocketsHttpHandler { InitialHttp2StreamWindowSize = WireLimits.StreamWindowBytes, UseProxy = false })
+    {
+        DefaultRequestVersion = HttpVersion.Version20,
+        DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+    };
+    var sinkUri = sink.Urls.First() + "/sink";
+    var raw = await TimeAsync(40, async () =>
+    {
+        using var content = new ByteArrayContent(body);
+        using var response = await http.PostAsync(sinkUri, content);
+        response.EnsureSuccessStatusCode();
+    });
+    Console.WriteLine($"raw HTTP/2 POST, 3.28 MB, same Kestrel and client: median {raw:F2} ms = {body.Length / raw / 1e6:F2} GB/s (40 calls)");
+    await sink.StopAsync();
+
     var pings = new List<double>();
     for (var i = 0; i < 200; i++)
     {
@@ -55,7 +107,7 @@ try
         ModelZoo.Write("mobilenetv2", modelPath);
     }
     var model = OnnxModel.Load(modelPath);
-    Console.WriteLine($"model {Path.GetFileName(modelPath)}: {model.Nodes.Count} nodes; machine: {Environment.ProcessorCount} cores, shared with other jobs (figures are disturbed)");
+    Console.WriteLine($"model {Path.GetFileName(modelPath)}: {model.Nodes.Count} nodes; machine: {Environment.ProcessorCount} cores, load average {LoadAverage()} (other work on the machine disturbs every figure)");
 
     var inputs = Inputs(model, seed: 1);
     var monolithicMs = Monolithic(modelPath, inputs, requests);
@@ -79,11 +131,16 @@ try
 
         // Pipelined: many requests in flight against the slowest stage's bound.
         before = cluster.Snapshot();
+        var cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var (_, elapsed) = await cluster.RunAsync(inputs, requests * 2, 8);
+        var cpuMsPerRequest = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalMilliseconds / (requests * 2);
         var pipelinedStageMs = cluster.StageMeanMs(before);
         var throughput = requests * 2 / elapsed.TotalSeconds;
         var bound = 1000 / pipelinedStageMs.Max();
-        Console.WriteLine($"pipelined, concurrency 8:            {throughput:F1} req/s; 1/slowest stage = {bound:F1} req/s (ratio {throughput / bound:F2}; 3 stages share {Environment.ProcessorCount} cores here)");
+        Console.WriteLine($"pipelined, concurrency 8:            {throughput:F1} req/s; 1/slowest stage = {bound:F1} req/s (ratio {throughput / bound:F2})");
+        // Every stage, transfer and the coordinator share this machine's cores: they cap throughput too.
+        var coreBound = Environment.ProcessorCount * 1000 / cpuMsPerRequest;
+        Console.WriteLine($"  CPU per request (all agents, transfers, coordinator): {cpuMsPerRequest:F2} ms; {Environment.ProcessorCount} cores allow at most {coreBound:F1} req/s (ratio to the lower bound {throughput / Math.Min(bound, coreBound):F2})");
     }
 
     // Transfer rate: a 3.2 MB tensor crosses three links (coordinator -> agent0 -> agent1 -> coordinator) around trivial compute.
@@ -112,6 +169,24 @@ string? Arg(string name)
 {
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+static string LoadAverage() => File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "unknown";
+
+static async Task<double> TimeAsync(int calls, Func<Task> call)
+{
+    for (var i = 0; i < 5; i++)
+    {
+        await call();
+    }
+    var times = new List<double>();
+    for (var i = 0; i < calls; i++)
+    {
+        var started = Stopwatch.GetTimestamp();
+        await call();
+        times.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+    }
+    return Percentile(times, 0.5);
 }
 
 static double Percentile(IReadOnlyList<double> values, double q)

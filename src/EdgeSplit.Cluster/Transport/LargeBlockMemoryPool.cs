@@ -12,7 +12,7 @@ namespace EdgeSplit.Cluster.Transport;
 /// the default pool, 5.6 ms with this one. Registered through ASP.NET Core's public
 /// <see cref="IMemoryPoolFactory{T}"/> service, which Kestrel asks for its pools.
 /// </summary>
-internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
+public sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
 {
     private readonly ConcurrentQueue<LargeBlockMemoryPool> _created = new();
 
@@ -31,7 +31,7 @@ internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
 /// Pinned 64 KB blocks (sockets read into them without pinning per call), reused up to a cap; blocks
 /// beyond the cap are left to the GC, so an idle agent does not hold a burst's worth of memory forever.
 /// </summary>
-internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
+public sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
     public const int BlockSize = 64 * 1024;
 
