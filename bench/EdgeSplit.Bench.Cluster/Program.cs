@@ -158,7 +158,7 @@ try
         var transferMs = Percentile(latencies, 0.5) - compute;
         Console.WriteLine($"transfer: {bytes / 1e6:F2} MB tensor, p50 {Percentile(latencies, 0.5):F2} ms for 3 transfers + {compute:F2} ms compute = {3 * bytes / (transferMs / 1000) / 1e9:F2} GB/s per transfer");
     }
-    Console.WriteLine("(Debug builds and a busy shared machine inflate every figure; run with -c Release on an idle machine for real numbers.)");
+    Console.WriteLine("(Debug builds and other work on the machine inflate every figure; run with -c Release on an idle machine.)");
 }
 finally
 {
