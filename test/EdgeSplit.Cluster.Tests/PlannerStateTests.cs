@@ -52,4 +52,36 @@ public sealed class PlannerStateTests
         Assert.Equal(500_000, device.MemoryBudgetBytes);
         Assert.Equal(0.05, device.CpuAvailability, 6); // 99% busy, clamped at the floor so the cost stays finite
     }
+
+    [Fact]
+    public void Rl_chooses_again_at_once_when_its_plan_leaves_a_request_unanswered()
+    {
+        var source = PlannerPlanSource.Create(new AdaptiveOptions("rl", Objective.Latency) { RlWindowRequests = 50 }, Profile);
+        IReadOnlyList<AgentSnapshot> view =
+        [
+            new("a", "127.0.0.1:1", true, 0, Sample("a", 0.1, 0)),
+            new("b", "127.0.0.1:2", true, 0, Sample("b", 0.1, 0)),
+        ];
+        source.Attach("a", () => view, NullLogger.Instance);
+        var first = source.Propose(new PlanRequest(1, 3, "a", ["a", "b"], new Dictionary<string, long>(), [], null, "start"));
+
+        // Served requests inside the window change nothing; a timed-out attempt ends the window.
+        Assert.Null(source.OnServed(new ServedObservation(first, 5, [], [])).Next);
+        var next = source.OnTimedOut(first, waitedMs: 2500);
+
+        Assert.NotNull(next);
+        Assert.False(next.SamePlacement(first));
+        // Other requests stuck on the old plan time out too: rl has moved on already and stays put.
+        Assert.Null(source.OnTimedOut(first, waitedMs: 2500));
+        Assert.Contains(source.Status().Recent, d => d.Switched && d.Detail.Contains("no answer within 2500 ms", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_timed_out_attempt_is_not_rl_business_for_the_other_planners()
+    {
+        var source = PlannerPlanSource.Create(new AdaptiveOptions("optimal", Objective.Latency), Profile);
+        source.Attach("a", () => [new AgentSnapshot("a", "127.0.0.1:1", true, 0, Sample("a", 0.1, 0))], NullLogger.Instance);
+        var plan = source.Propose(new PlanRequest(1, 3, "a", ["a"], new Dictionary<string, long>(), [], null, "start"));
+        Assert.Null(source.OnTimedOut(plan, waitedMs: 2500));
+    }
 }

@@ -229,21 +229,31 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var transfers = hops.Where(t => !string.IsNullOrEmpty(t.FromDevice) && t.FromDevice != t.Device)
             .Select(t => new HopObservation(t.FromDevice!, t.Device, t.BytesIn, t.TransferInMs)).ToList();
         var (energy, next) = _adaptive.OnServed(new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers));
-        if (next is not null && ReferenceEquals(deployment, _current))
-        {
-            _ = Task.Run(async () =>
-            {
-                try
-                {
-                    await AdaptiveSwitchAsync(next, "rl: new choice for the next request window", _stop.Token);
-                }
-                catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Graph.BadInputException or DeployFailedException or RpcException or NoPlanFitsException or OperationCanceledException)
-                {
-                    _logger.LogWarning("rl switch: {Message}", ex.Message);
-                }
-            });
-        }
+        SwitchForRl(deployment, next, "rl: new choice for the next request window");
         return energy;
+    }
+
+    /// <summary>Tells the adaptive source an attempt on this deployment got no answer in time (rl then re-chooses).</summary>
+    private void ObserveTimedOut(Deployment deployment, double waitedMs) =>
+        SwitchForRl(deployment, _adaptive?.OnTimedOut(deployment.Plan, waitedMs), "rl: the plan left a request unanswered");
+
+    private void SwitchForRl(Deployment deployment, Plan? next, string reason)
+    {
+        if (next is null || !ReferenceEquals(deployment, _current))
+        {
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await AdaptiveSwitchAsync(next, reason, _stop.Token);
+            }
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Graph.BadInputException or DeployFailedException or RpcException or NoPlanFitsException or OperationCanceledException)
+            {
+                _logger.LogWarning("rl switch: {Message}", ex.Message);
+            }
+        });
     }
 
     // ------------------------------------------------------------------ requests
@@ -314,6 +324,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
             catch (TimeoutException)
             {
+                ObserveTimedOut(deployment, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:F1} s on plan v{deployment.Plan.Version} (the last agent delivers to {ReplyAddress}; if agents cannot reach that address, set --advertise)", null, deployment.Plan.Version);
             }
             if (result.Error is not null)

@@ -231,28 +231,59 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             {
                 _rl.Learn(state, observed.Plan, Options.Objective, observed.LatencyMs, energy);
             }
-            if (++_rlServed < Math.Max(1, Options.RlWindowRequests) || _view is null)
+            if (++_rlServed < Math.Max(1, Options.RlWindowRequests))
             {
                 return (energy, null);
             }
             // The window is over: choose again from the newest conditions.
-            var live = _view().Where(a => a.Alive).Select(a => a.Name).ToList();
-            if (!live.Contains(_source))
-            {
-                return (energy, null);
-            }
-            var fresh = BuildState(live);
-            var started = Stopwatch.GetTimestamp();
-            var next = _rl.Plan(fresh, Options.Objective);
-            var switched = !next.SamePlacement(_rlPlan);
-            Log(new DecisionRecord(DateTimeOffset.UtcNow, switched, switched ? "RlChoice" : "SamePlan", $"rl window of {_rlServed} requests", _rlPlan.Signature(), next.Signature(),
-                double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
-            _rlState = fresh;
-            _lastState = fresh;
-            _rlPlan = next;
-            _rlServed = 0;
-            return (energy, switched ? next : null);
+            return (energy, ChooseAgain(explore: true, $"rl window of {_rlServed} requests"));
         }
+    }
+
+    /// <summary>
+    /// After an attempt on <paramref name="plan"/> got no answer within the attempt timeout: rl
+    /// learns the time it waited as that plan's latency (a lower bound, so the lesson is if anything
+    /// too mild) and chooses again at once, without exploring. Waiting for a window of served requests
+    /// would wait forever on a plan too slow to serve any, and every request sent to it would fail.
+    /// Returns a plan to switch to, or null.
+    /// </summary>
+    internal Plan? OnTimedOut(Plan plan, double waitedMs)
+    {
+        lock (_gate)
+        {
+            if (_rl is null || _rlPlan is null || _rlState is null || !plan.SamePlacement(_rlPlan) || !plan.RunsOn(_rlState))
+            {
+                // Not rl, or rl has already moved on from this plan (another request timed out first).
+                return null;
+            }
+            _rl.Learn(_rlState, plan, Options.Objective, waitedMs, CostModel.Estimate(_rlState, plan).EnergyJ);
+            return ChooseAgain(explore: false, $"no answer within {waitedMs:F0} ms");
+        }
+    }
+
+    /// <summary>rl's next choice from the newest conditions; null when it keeps the current placement.</summary>
+    private Plan? ChooseAgain(bool explore, string why)
+    {
+        if (_view is null || _rl is null || _rlPlan is null)
+        {
+            return null;
+        }
+        var live = _view().Where(a => a.Alive).Select(a => a.Name).ToList();
+        if (!live.Contains(_source))
+        {
+            return null;
+        }
+        var fresh = BuildState(live);
+        var started = Stopwatch.GetTimestamp();
+        var next = explore ? _rl.Plan(fresh, Options.Objective) : _rl.Exploit(fresh, Options.Objective);
+        var switched = !next.SamePlacement(_rlPlan);
+        Log(new DecisionRecord(DateTimeOffset.UtcNow, switched, switched ? "RlChoice" : "SamePlan", why, _rlPlan.Signature(), next.Signature(),
+            double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
+        _rlState = fresh;
+        _lastState = fresh;
+        _rlPlan = next;
+        _rlServed = 0;
+        return switched ? next : null;
     }
 
     /// <summary>Estimated energy of one request: active power x observed compute + J/byte on each hop (an estimate from power models).</summary>
