@@ -410,6 +410,8 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 try
                 {
                     var result = await coordinator.InferAsync(model.Inputs, deadline.Token);
+                    // A plan that served only between two samples of the live view is still known by its version.
+                    Remember(result.Plan);
                     _served.Enqueue((sentAt.TotalSeconds, (Now - sentAt).TotalMilliseconds, result.PlanVersion));
                 }
                 catch (Exception) when (!ct.IsCancellationRequested)

@@ -81,7 +81,13 @@ public sealed class RlPlanner : ILearningPlanner
         _ => -latencyMs,
     };
 
-    public Plan Plan(PlanningState state, Objective objective)
+    public Plan Plan(PlanningState state, Objective objective) => Choose(state, objective).Plan;
+
+    /// <summary>
+    /// Like <see cref="Plan"/>, and says whether the plan is an exploration (a random arm rather
+    /// than the best), so a caller can try it on fewer requests than a plan it believes in.
+    /// </summary>
+    public (Plan Plan, bool Explored) Choose(PlanningState state, Objective objective)
     {
         lock (_gate)
         {
@@ -89,8 +95,9 @@ public sealed class RlPlanner : ILearningPlanner
             RefreshPriors(policy, state, objective);
             var epsilon = Math.Max(Options.MinExploration, Options.InitialExploration / (1 + (policy.Requests / Options.ExplorationHalfLifeRequests)));
             policy.Requests++;
-            var arm = _random.NextDouble() < epsilon ? Explore(policy) : Best(policy);
-            return arm.ToPlan();
+            var best = Best(policy);
+            var arm = _random.NextDouble() < epsilon ? Explore(policy) : best;
+            return (arm.ToPlan(), !ReferenceEquals(arm, best));
         }
     }
 

@@ -84,4 +84,51 @@ public sealed class PlannerStateTests
         var plan = source.Propose(new PlanRequest(1, 3, "a", ["a"], new Dictionary<string, long>(), [], null, "start"));
         Assert.Null(source.OnTimedOut(plan, waitedMs: 2500));
     }
+
+    [Fact]
+    public void An_rl_exploration_is_tried_on_one_request_and_a_belief_on_a_whole_window()
+    {
+        int WindowsEndedIn30Requests(double exploration)
+        {
+            var options = new AdaptiveOptions("rl", Objective.Latency) { RlWindowRequests = 3, Rl = new RlOptions(InitialExploration: exploration, MinExploration: exploration, Seed: 5) };
+            var source = PlannerPlanSource.Create(options, Profile);
+            IReadOnlyList<AgentSnapshot> view = [new("a", "127.0.0.1:1", true, 0, Sample("a", 0.1, 0)), new("b", "127.0.0.1:2", true, 0, Sample("b", 0.1, 0))];
+            source.Attach("a", () => view, NullLogger.Instance);
+            var plan = source.Propose(new PlanRequest(1, 3, "a", ["a", "b"], new Dictionary<string, long>(), [], null, "start"));
+            var ended = 0;
+            for (var i = 0; i < 30; i++)
+            {
+                var before = source.Status().Decisions;
+                plan = source.OnServed(new ServedObservation(plan, 5, [], [])).Next ?? plan;
+                ended += source.Status().Decisions > before ? 1 : 0;
+            }
+            return ended;
+        }
+
+        // Never exploring: windows of 3 requests, so 10 choices in 30 requests.
+        Assert.Equal(10, WindowsEndedIn30Requests(0));
+        // Always exploring: a random arm that is not the best is tried on one request only, so choices come more often.
+        Assert.InRange(WindowsEndedIn30Requests(1), 11, 30);
+    }
+
+    [Fact]
+    public void Rl_counts_only_requests_of_the_plan_it_chose_and_follows_the_plan_really_deployed()
+    {
+        var options = new AdaptiveOptions("rl", Objective.Latency) { RlWindowRequests = 1, Rl = new RlOptions(InitialExploration: 0, MinExploration: 0) };
+        var source = PlannerPlanSource.Create(options, Profile);
+        IReadOnlyList<AgentSnapshot> view = [new("a", "127.0.0.1:1", true, 0, Sample("a", 0.1, 0)), new("b", "127.0.0.1:2", true, 0, Sample("b", 0.1, 0))];
+        source.Attach("a", () => view, NullLogger.Instance);
+        var chosen = source.Propose(new PlanRequest(1, 3, "a", ["a", "b"], new Dictionary<string, long>(), [], null, "start"));
+        var other = ((RlPlanner)source.Planner).Candidates(source.BuildState(["a", "b"]), Objective.Latency).First(p => !p.SamePlacement(chosen));
+
+        // A request still in flight on another plan (the one before a switch) does not end rl's window.
+        var before = source.Status().Decisions;
+        Assert.Null(source.OnServed(new ServedObservation(other, 5, [], [])).Next);
+        Assert.Equal(before, source.Status().Decisions);
+
+        // The switch to rl's choice failed and 'other' kept serving: rl follows it, so its requests count again.
+        source.OnDeployed(other);
+        source.OnServed(new ServedObservation(other, 5, [], []));
+        Assert.Equal(before + 1, source.Status().Decisions);
+    }
 }

@@ -231,4 +231,19 @@ public class RlPlannerTests(ITestOutputHelper output)
             File.Delete(path);
         }
     }
+
+    [Fact]
+    public void Choose_says_when_it_explored_and_otherwise_gives_the_exploited_plan()
+    {
+        var (believed, _) = MiscalibratedJetson();
+        var never = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(InitialExploration: 0, MinExploration: 0, Seed: 3));
+        Assert.All(Enumerable.Range(0, 20), _ => Assert.False(never.Choose(believed, Objective.Latency).Explored));
+
+        var always = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(InitialExploration: 1, MinExploration: 1, Seed: 3));
+        var choices = Enumerable.Range(0, 40).Select(_ => always.Choose(believed, Objective.Latency)).ToList();
+        var best = always.Exploit(believed, Objective.Latency);
+        Assert.Contains(choices, c => c.Explored);
+        Assert.All(choices.Where(c => c.Explored), c => Assert.False(c.Plan.SamePlacement(best)));
+        Assert.All(choices.Where(c => !c.Explored), c => Assert.True(c.Plan.SamePlacement(best)));
+    }
 }

@@ -36,6 +36,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly PlannerPlanSource? _adaptive;
     private readonly List<Task> _loops = [];
     private int _adaptSwitching;
+    private Plan? _rlWanted;
     private Task? _healthLoop;
     private Deployment? _current;
     private string? _unavailable;
@@ -229,31 +230,73 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var transfers = hops.Where(t => !string.IsNullOrEmpty(t.FromDevice) && t.FromDevice != t.Device)
             .Select(t => new HopObservation(t.FromDevice!, t.Device, t.BytesIn, t.TransferInMs)).ToList();
         var (energy, next) = _adaptive.OnServed(new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers));
-        SwitchForRl(deployment, next, "rl: new choice for the next request window");
+        SwitchForRl(next, "rl: new choice for the next request window");
         return energy;
     }
 
-    /// <summary>Tells the adaptive source an attempt on this deployment got no answer in time (rl then re-chooses).</summary>
-    private void ObserveTimedOut(Deployment deployment, double waitedMs) =>
-        SwitchForRl(deployment, _adaptive?.OnTimedOut(deployment.Plan, waitedMs), "rl: the plan left a request unanswered");
-
-    private void SwitchForRl(Deployment deployment, Plan? next, string reason)
+    /// <summary>
+    /// Tells the adaptive source an attempt on this deployment got no answer in time. When rl chooses
+    /// again, the switch completes before the attempt fails, so the retry runs on the new plan.
+    /// </summary>
+    private Task ObserveTimedOutAsync(Deployment deployment, double waitedMs)
     {
-        if (next is null || !ReferenceEquals(deployment, _current))
+        if (_adaptive?.OnTimedOut(deployment.Plan, waitedMs) is not { } next)
+        {
+            return Task.CompletedTask;
+        }
+        Volatile.Write(ref _rlWanted, next);
+        return ConvergeOnRlChoiceAsync("rl: the plan left a request unanswered");
+    }
+
+    private void SwitchForRl(Plan? next, string reason)
+    {
+        if (next is null)
         {
             return;
         }
-        _ = Task.Run(async () =>
+        Volatile.Write(ref _rlWanted, next);
+        _ = Task.Run(() => ConvergeOnRlChoiceAsync(reason));
+    }
+
+    /// <summary>
+    /// Deploys rl's newest choice. The latest choice wins: one made while a switch is running is
+    /// taken up when it ends, never dropped, so the plan serving requests and the plan rl is learning
+    /// about cannot drift apart. rl is told what ended up deployed (a failed switch keeps the old plan).
+    /// </summary>
+    private async Task ConvergeOnRlChoiceAsync(string reason)
+    {
+        while (Volatile.Read(ref _rlWanted) is not null)
         {
+            if (Interlocked.Exchange(ref _adaptSwitching, 1) == 1)
+            {
+                // Another switch is running; look again shortly rather than lose this choice.
+                await Task.Delay(TimeSpan.FromMilliseconds(20), _stop.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (_stop.IsCancellationRequested)
+                {
+                    return;
+                }
+                continue;
+            }
             try
             {
-                await AdaptiveSwitchAsync(next, reason, _stop.Token);
+                if (Interlocked.Exchange(ref _rlWanted, null) is { } wanted && _current?.Plan.SamePlacement(wanted) != true)
+                {
+                    await SetPlanAsync(wanted, _current?.Compression ?? _options.Compression, reason, _stop.Token);
+                }
             }
             catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or Graph.BadInputException or DeployFailedException or RpcException or NoPlanFitsException or OperationCanceledException)
             {
                 _logger.LogWarning("rl switch: {Message}", ex.Message);
             }
-        });
+            finally
+            {
+                Volatile.Write(ref _adaptSwitching, 0);
+            }
+            if (Volatile.Read(ref _rlWanted) is null)
+            {
+                _adaptive?.OnDeployed(_current?.Plan);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ requests
@@ -324,7 +367,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
             catch (TimeoutException)
             {
-                ObserveTimedOut(deployment, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                await ObserveTimedOutAsync(deployment, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:F1} s on plan v{deployment.Plan.Version} (the last agent delivers to {ReplyAddress}; if agents cannot reach that address, set --advertise)", null, deployment.Plan.Version);
             }
             if (result.Error is not null)
@@ -333,7 +376,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
             var latencyMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var energy = ObserveServed(deployment, latencyMs, result.Hops);
-            return new InferResult(result.Outputs, deployment.Plan.Version, attempt) { LatencyMs = latencyMs, Hops = result.Hops, EstimatedEnergyJ = energy };
+            return new InferResult(result.Outputs, deployment.Plan.Version, attempt) { LatencyMs = latencyMs, Plan = deployment.Plan, Hops = result.Hops, EstimatedEnergyJ = energy };
         }
         finally
         {

@@ -178,6 +178,9 @@ public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVer
     /// <summary>End-to-end latency of the successful attempt, as the coordinator saw it.</summary>
     public double LatencyMs { get; init; }
 
+    /// <summary>The plan that served it (version <see cref="PlanVersion"/>).</summary>
+    public Plan? Plan { get; init; }
+
     /// <summary>What each hop of the route reported: compute time and the transfer that brought its input.</summary>
     public IReadOnlyList<HopTiming> Hops { get; init; } = [];
 

@@ -64,6 +64,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
     private PlanningState? _rlState;
     private Plan? _rlPlan;
     private int _rlServed;
+    private int _rlWindow = 1;
     private long _decisions, _switches, _observed;
     private double _lastDecisionMs, _totalDecisionMs;
     private int _disposed;
@@ -140,10 +141,11 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             if (_rl is not null)
             {
                 var started = Stopwatch.GetTimestamp();
-                var plan = _rl.Plan(state, Options.Objective);
+                var (plan, explored) = _rl.Choose(state, Options.Objective);
                 _rlState = state;
                 _rlPlan = plan;
                 _rlServed = 0;
+                _rlWindow = explored ? 1 : Options.RlWindowRequests;
                 Log(new DecisionRecord(DateTimeOffset.UtcNow, !plan.SamePlacement(request.Current), request.Reason, "rl choice", request.Current?.Signature(), plan.Signature(),
                     double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
                 return plan;
@@ -227,11 +229,14 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             {
                 return (energy, null);
             }
-            if (observed.Plan.SamePlacement(_rlPlan))
+            if (!observed.Plan.SamePlacement(_rlPlan))
             {
-                _rl.Learn(state, observed.Plan, Options.Objective, observed.LatencyMs, energy);
+                // A request of the plan before rl's latest choice (in flight across the switch): it corrects
+                // the cost model above but neither teaches rl about the new plan nor counts in its window.
+                return (energy, null);
             }
-            if (++_rlServed < Math.Max(1, Options.RlWindowRequests))
+            _rl.Learn(state, observed.Plan, Options.Objective, observed.LatencyMs, energy);
+            if (++_rlServed < Math.Max(1, _rlWindow))
             {
                 return (energy, null);
             }
@@ -261,6 +266,25 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         }
     }
 
+    /// <summary>
+    /// What the coordinator ended up serving after rl's choices were deployed. Normally rl's own
+    /// latest choice; if a switch failed, rl follows the plan that really serves, or it would wait
+    /// for requests of a plan that never runs.
+    /// </summary>
+    internal void OnDeployed(Plan? deployed)
+    {
+        lock (_gate)
+        {
+            if (_rl is null || _rlPlan is null || deployed is null || deployed.SamePlacement(_rlPlan))
+            {
+                return;
+            }
+            _rlPlan = deployed;
+            _rlServed = 0;
+            _rlWindow = Options.RlWindowRequests;
+        }
+    }
+
     /// <summary>rl's next choice from the newest conditions; null when it keeps the current placement.</summary>
     private Plan? ChooseAgain(bool explore, string why)
     {
@@ -275,7 +299,9 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         }
         var fresh = BuildState(live);
         var started = Stopwatch.GetTimestamp();
-        var next = explore ? _rl.Plan(fresh, Options.Objective) : _rl.Exploit(fresh, Options.Objective);
+        var (next, explored) = explore ? _rl.Choose(fresh, Options.Objective) : (_rl.Exploit(fresh, Options.Objective), false);
+        // An exploration is tried on one request: a poor arm then costs one request, not a window of them.
+        _rlWindow = explored ? 1 : Options.RlWindowRequests;
         var switched = !next.SamePlacement(_rlPlan);
         Log(new DecisionRecord(DateTimeOffset.UtcNow, switched, switched ? "RlChoice" : "SamePlan", why, _rlPlan.Signature(), next.Signature(),
             double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
