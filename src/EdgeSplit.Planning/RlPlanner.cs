@@ -112,6 +112,20 @@ public sealed class RlPlanner : ILearningPlanner
         }
     }
 
+    /// <summary>
+    /// Whether a reward is within <see cref="RlOptions.RuleOutMargin"/> of the best arm's value in this
+    /// state's context: an explored plan that earns it deserves more requests, one that does not has
+    /// shown enough.
+    /// </summary>
+    public bool IsCompetitive(PlanningState state, Objective objective, double reward)
+    {
+        lock (_gate)
+        {
+            var best = Best(ContextFor(state, objective)).Value;
+            return reward >= best - (Options.RuleOutMargin * Math.Abs(best));
+        }
+    }
+
     /// <summary>The candidate plans for this state's context.</summary>
     public IReadOnlyList<Plan> Candidates(PlanningState state, Objective objective)
     {

@@ -86,9 +86,9 @@ public sealed class PlannerStateTests
     }
 
     [Fact]
-    public void An_rl_exploration_is_tried_on_one_request_and_a_belief_on_a_whole_window()
+    public void An_rl_exploration_gets_one_request_unless_it_comes_back_competitive()
     {
-        int WindowsEndedIn30Requests(double exploration)
+        int WindowsEndedIn30Requests(double exploration, Func<Plan, double> latencyMs)
         {
             var options = new AdaptiveOptions("rl", Objective.Latency) { RlWindowRequests = 3, Rl = new RlOptions(InitialExploration: exploration, MinExploration: exploration, Seed: 5) };
             var source = PlannerPlanSource.Create(options, Profile);
@@ -99,16 +99,19 @@ public sealed class PlannerStateTests
             for (var i = 0; i < 30; i++)
             {
                 var before = source.Status().Decisions;
-                plan = source.OnServed(new ServedObservation(plan, 5, [], [])).Next ?? plan;
+                plan = source.OnServed(new ServedObservation(plan, latencyMs(plan), [], [])).Next ?? plan;
                 ended += source.Status().Decisions > before ? 1 : 0;
             }
             return ended;
         }
+        static double OnlyTheSourceIsFast(Plan plan) => plan.Stages.All(s => s.Device == "a") ? 1 : 500;
 
         // Never exploring: windows of 3 requests, so 10 choices in 30 requests.
-        Assert.Equal(10, WindowsEndedIn30Requests(0));
-        // Always exploring: a random arm that is not the best is tried on one request only, so choices come more often.
-        Assert.InRange(WindowsEndedIn30Requests(1), 11, 30);
+        Assert.Equal(10, WindowsEndedIn30Requests(0, OnlyTheSourceIsFast));
+        // Always exploring, and the explored plans are poor: each is dropped after one request, so choices come more often.
+        Assert.InRange(WindowsEndedIn30Requests(1, OnlyTheSourceIsFast), 11, 30);
+        // Always exploring, and every plan is as fast as the best: each exploration earns its whole window.
+        Assert.Equal(10, WindowsEndedIn30Requests(1, _ => 1));
     }
 
     [Fact]

@@ -36,7 +36,7 @@ public sealed record AdaptiveOptions(
 
     public RlOptions? Rl { get; init; }
 
-    /// <summary>rl only: requests served with one rl choice before it chooses again (an exploration is tried on one).</summary>
+    /// <summary>rl only: requests served with one rl choice before it chooses again (an exploration gets one, and the whole window only if that one came back competitive).</summary>
     public int RlWindowRequests { get; init; } = 5;
 
     /// <summary>Lower bound of live CPU availability, so a saturated device still has a finite cost.</summary>

@@ -236,6 +236,12 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
                 return (energy, null);
             }
             _rl.Learn(state, observed.Plan, Options.Objective, observed.LatencyMs, energy);
+            if (_rlServed == 0 && _rlWindow < Options.RlWindowRequests
+                && _rl.IsCompetitive(state, Options.Objective, RlPlanner.Reward(Options.Objective, observed.LatencyMs, energy)))
+            {
+                // An exploration that came back competitive with the best gets a full window to prove itself.
+                _rlWindow = Options.RlWindowRequests;
+            }
             if (++_rlServed < Math.Max(1, _rlWindow))
             {
                 return (energy, null);
@@ -300,7 +306,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         var fresh = BuildState(live);
         var started = Stopwatch.GetTimestamp();
         var (next, explored) = explore ? _rl.Choose(fresh, Options.Objective) : (_rl.Exploit(fresh, Options.Objective), false);
-        // An exploration is tried on one request: a poor arm then costs one request, not a window of them.
+        // An exploration is tried on one request first: a poor arm then costs one request, not a window of them.
         _rlWindow = explored ? 1 : Options.RlWindowRequests;
         var switched = !next.SamePlacement(_rlPlan);
         Log(new DecisionRecord(DateTimeOffset.UtcNow, switched, switched ? "RlChoice" : "SamePlan", why, _rlPlan.Signature(), next.Signature(),
