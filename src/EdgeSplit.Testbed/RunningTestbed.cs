@@ -475,7 +475,7 @@ public sealed class RunningTestbed
         device.Pid = process.Id;
         if (device.Namespace is not null)
         {
-            WaitUntilInNamespace(process.Id, device.Namespace);
+            WaitUntilInNamespace(process, device);
         }
         RecordLoopbackPids();
         log($"device {deviceName}: pid {process.Id}, listening on {device.ControlAddress}:{device.Port}");
@@ -579,20 +579,38 @@ public sealed class RunningTestbed
 
     /// <summary>
     /// The launcher joins the cgroups, then 'ip netns exec' enters the namespace: wait for that step,
-    /// so a testbed reported up has every device process inside its namespace (bounded; a process
-    /// that exits early is the caller's to report).
+    /// so a testbed reported up has every device process inside its namespace (bounded). A process
+    /// that dies on the way is an error that names the device and quotes the end of its log.
     /// </summary>
-    private static void WaitUntilInNamespace(int pid, string ns)
+    private static void WaitUntilInNamespace(Process process, DeviceState device)
     {
+        var pid = process.Id.ToString(CultureInfo.InvariantCulture);
         var deadline = Stopwatch.StartNew();
-        while (Exec.ProcessAlive(pid) && deadline.Elapsed < TimeSpan.FromSeconds(5))
+        while (deadline.Elapsed < TimeSpan.FromSeconds(5))
         {
-            var (exit, stdout, _) = Exec.Run("ip", "netns", "identify", pid.ToString(CultureInfo.InvariantCulture));
-            if (exit == 0 && stdout.Split('\n', StringSplitOptions.TrimEntries).Contains(ns, StringComparer.Ordinal))
+            if (process.HasExited)
+            {
+                throw new TestbedException($"device {device.Name}: its process exited at start with code {process.ExitCode}{LogTail(device.LogFile)}");
+            }
+            var (exit, stdout, _) = Exec.Run("ip", "netns", "identify", pid);
+            if (exit == 0 && stdout.Split('\n', StringSplitOptions.TrimEntries).Contains(device.Namespace, StringComparer.Ordinal))
             {
                 return;
             }
             Thread.Sleep(10);
+        }
+    }
+
+    private static string LogTail(string? logFile)
+    {
+        try
+        {
+            var lines = logFile is not null && File.Exists(logFile) ? File.ReadLines(logFile).Where(l => l.Length > 0).TakeLast(3).ToList() : [];
+            return lines.Count == 0 ? "" : "; its log ends: " + string.Join(" | ", lines);
+        }
+        catch (IOException)
+        {
+            return "";
         }
     }
 

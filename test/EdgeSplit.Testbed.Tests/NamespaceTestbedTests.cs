@@ -40,6 +40,21 @@ public sealed class NamespaceTestbedTests : IDisposable
     }
 
     [SkippableFact]
+    public void A_device_process_that_dies_at_start_is_an_error_naming_it_and_nothing_is_left()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var spec = Spec("t-dies", (10, 1));
+        var before = Ip("netns", "list");
+        var error = Assert.Throws<EdgeSplit.Testbed.Linux.TestbedException>(() => RunningTestbed.Up(spec, "t.yaml",
+            Options((device, _) => new ProcessLaunch("sh", ["-c", $"echo 'no model for {device.Name}' >&2; exit 3"]))));
+
+        Assert.Contains("device a: its process exited at start with code 3", error.Message);
+        Assert.Contains("no model for a", error.Message);
+        Assert.Equal(before, Ip("netns", "list"));
+        Assert.False(Directory.Exists(Path.Combine(stateRoot, "t-dies")));
+    }
+
+    [SkippableFact]
     public async Task A_killed_owner_is_cleaned_up_by_its_watchdog()
     {
         Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);

@@ -37,7 +37,7 @@ internal static class TestbedCommand
         var file = new Argument<FileInfo>("FILE") { Description = "A testbed YAML file (see examples/testbeds/)." };
         var detach = new Option<bool>("--detach") { Description = "Return once up; take it down later with 'testbed down'. Otherwise it runs until Ctrl-C." };
         var loopback = new Option<bool>("--loopback") { Description = "Use the loopback fallback even as root." };
-        var process = new Option<string?>("--process") { Description = "Run this command in each device instead of 'edgesplit agent' (e.g. \"sleep infinity\"); {name}, {address} and {port} are replaced." };
+        var process = new Option<string?>("--process") { Description = "Run this command in each device instead of 'edgesplit agent' (e.g. \"sleep infinity\"); {name}, {address} and {port} are replaced; double quotes group words." };
         var noProcess = new Option<bool>("--no-process") { Description = "Create namespaces, links and cgroups only." };
         var json = CommonOptions.Json();
         var command = new Command("up", "Bring a testbed up: one agent per device in its own namespace, links shaped with tc, CPU and memory limited by cgroups.")
@@ -248,11 +248,13 @@ internal static class TestbedCommand
 
     private static ProcessLaunch CustomProcess(string template, TestbedDevice device, DeviceState state)
     {
-        var words = template.Replace("{name}", device.Name, StringComparison.Ordinal)
+        // Split as System.CommandLine splits a command line: whitespace, with "double quotes" grouping words.
+        var words = System.CommandLine.Parsing.CommandLineParser.SplitCommandLine(template.Replace("{name}", device.Name, StringComparison.Ordinal)
             .Replace("{address}", state.ControlAddress, StringComparison.Ordinal)
-            .Replace("{port}", state.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
-            .Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        return new ProcessLaunch(words[0], words[1..]);
+            .Replace("{port}", state.Port.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)).ToArray();
+        return words.Length == 0
+            ? throw new BadInputException("--process is empty; give a command, e.g. --process \"sleep infinity\"")
+            : new ProcessLaunch(words[0], words[1..]);
     }
 
     private static string ResolveName(string? name)
