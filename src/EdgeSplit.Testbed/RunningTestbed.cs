@@ -124,6 +124,11 @@ public sealed class RunningTestbed
                     state.Devices[state.Devices.IndexOf(deviceState)] = updated;
                     testbed.StartDevice(device.Name);
                 }
+                // A device that entered its namespace and then died while the others started is as dead as one that never got there.
+                if (state.Devices.FirstOrDefault(d => d.Pid is { } pid && !testbed.IsDeviceProcess(d, pid)) is { } dead)
+                {
+                    throw new TestbedException($"device {dead.Name}: its process exited at start{LogTail(dead.LogFile)}");
+                }
             }
             state.Save(stateFile);
             return testbed;
@@ -384,6 +389,7 @@ public sealed class RunningTestbed
             HostInterfaces = [.. devices.Where(d => d.HostInterface is not null).Select(d => d.HostInterface!)],
             Devices = devices,
             Links = links,
+            CoordinatorAddress = mode == TestbedMode.Namespaces ? ControlAddress(slot, 0, deviceSide: false) : "127.0.0.1",
         };
     }
 
@@ -407,6 +413,11 @@ public sealed class RunningTestbed
             Exec.Check("ip", "link", "set", d.HostInterface!, "up");
             Exec.Check("ip", "-n", ns, "addr", "add", d.ControlAddress + "/30", "dev", deviceEnd);
             Exec.Check("ip", "-n", ns, "link", "set", deviceEnd, "up");
+            if (k > 0)
+            {
+                // The coordinator's one address, reached over this device's own control veth (the host answers it itself; nothing is forwarded).
+                Exec.Check("ip", "-n", ns, "route", "add", State.CoordinatorAddress + "/32", "via", ControlAddress(State.Slot, k, deviceSide: false));
+            }
             var cgroups = CgroupSet.Create(ns, new CpuMemoryLimits(d.Cpus, d.QuotaCores, d.MemoryBytes));
             State.Devices[k] = d with { CgroupDirectories = cgroups.Directories, CgroupV2 = cgroups.V2 };
             State.Save(StateFile);

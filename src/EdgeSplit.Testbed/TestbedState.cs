@@ -66,6 +66,13 @@ public sealed record TestbedState
     public List<LinkState> Links { get; init; } = [];
     public int? WatchdogPid { get; set; }
 
+    /// <summary>
+    /// The host address every device can reach a coordinator at (its port is the coordinator's):
+    /// in namespaces the host end of the first device's control veth, routed from each namespace
+    /// as a single /32, so devices still cannot reach one another except over their links.
+    /// </summary>
+    public string CoordinatorAddress { get; init; } = "127.0.0.1";
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
@@ -77,6 +84,13 @@ public sealed record TestbedState
         ?? throw new EdgeSplit.Graph.BadInputException($"testbed '{Name}' has no device '{name}'; it has {string.Join(", ", Devices.Select(d => d.Name))}");
 
     public LinkState? Link(string a, string b) => Links.FirstOrDefault(l => (l.A == a && l.B == b) || (l.A == b && l.B == a));
+
+    /// <summary>Every linked (from, to) pair's address, for a coordinator's peer table.</summary>
+    public IReadOnlyDictionary<(string From, string To), string> PeerAddresses() =>
+        Devices.SelectMany(a => Devices.Where(b => b.Name != a.Name).Select(b => (From: a.Name, To: b.Name)))
+            .Select(p => (p, Address: AddressOf(p.From, p.To)))
+            .Where(x => x.Address is not null)
+            .ToDictionary(x => x.p, x => x.Address!);
 
     /// <summary>The address device <paramref name="from"/> uses to reach <paramref name="to"/> (over their link), or null if unlinked.</summary>
     public string? AddressOf(string from, string to)

@@ -40,6 +40,86 @@ public sealed class NamespaceTestbedTests : IDisposable
     }
 
     [SkippableFact]
+    public async Task A_model_served_on_the_testbed_crosses_the_device_links_and_matches_one_device()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        // Three devices, every pair linked; agents are real 'edgesplit agent' processes in their namespaces.
+        var testbed = RunningTestbed.Up(Spec("t-serve", (50, 1), (50, 1), (50, 1)), "t.yaml", Options(EdgeSplitExecutable.Agent));
+        try
+        {
+            var state = testbed.State;
+            // Devices reach the coordinator's one address and their linked peers, and nothing else.
+            var routes = Ip("-n", state.Device("c").Namespace!, "route");
+            Assert.Contains(state.CoordinatorAddress, routes);
+            Assert.DoesNotContain("default", routes);
+
+            var bytes = Google.Protobuf.MessageExtensions.ToByteArray(EdgeSplit.Zoo.ModelZoo.Build("squeezenet"));
+            var onnx = EdgeSplit.Graph.OnnxModel.Parse(bytes, "squeezenet");
+            var inputs = EdgeSplit.Runtime.RandomInputs.Create(onnx, EdgeSplit.Runtime.InputShapes.Resolve(onnx, null), seed: 4);
+            var endpoints = state.Devices.Select(d => new EdgeSplit.Cluster.Coordinator.AgentEndpoint(d.Name, $"{d.ControlAddress}:{d.Port}")).ToList();
+            await WaitForAgentsAsync(endpoints);
+            var port = FreePort();
+            var options = new EdgeSplit.Cluster.Coordinator.CoordinatorOptions
+            {
+                Listen = $"0.0.0.0:{port}",
+                AdvertiseAddress = $"{state.CoordinatorAddress}:{port}",
+                PeerAddresses = state.PeerAddresses(),
+                SourceDevice = "a",
+                AttemptTimeout = TimeSpan.FromSeconds(20),
+                MaxAttempts = 1,
+            };
+            await using var coordinator = await EdgeSplit.Cluster.Coordinator.CoordinatorHost.StartAsync(
+                EdgeSplit.Cluster.Coordinator.OnnxServing.Create(onnx, "squeezenet"), endpoints, new EdgeSplit.Cluster.Coordinator.FixedCutsPlanSource([20, 45]), options);
+            Assert.Equal(["a", "b", "c"], coordinator.CurrentPlan!.Stages.Select(s => s.Device));
+
+            using var reference = new EdgeSplit.Runtime.ModelSession(bytes);
+            var expected = reference.Run(inputs.ToDictionary(t => t.Name)).Single().Data.ToArray();
+            for (var i = 0; i < 3; i++)
+            {
+                var result = await coordinator.InferAsync([.. inputs.Select(t => new EdgeSplit.Runtime.Codec.WireTensor(t.Name, t.ElementType, t.Shape, t.Data))]);
+                var got = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(result.Outputs.Single().Data.Span).ToArray();
+                var want = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(expected).ToArray();
+                Assert.Equal(want.Length, got.Length);
+                Assert.True(want.Zip(got).Max(p => Math.Abs(p.First - p.Second)) <= 1e-4);
+            }
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    private static async Task WaitForAgentsAsync(IReadOnlyList<EdgeSplit.Cluster.Coordinator.AgentEndpoint> agents)
+    {
+        foreach (var agent in agents)
+        {
+            var (channel, invoker) = EdgeSplit.Cluster.Transport.GrpcChannels.Open(agent.Address, token: null);
+            using var _ = channel;
+            var client = new EdgeSplit.Cluster.Protos.Agent.AgentClient(invoker);
+            var waited = Stopwatch.StartNew();
+            while (true)
+            {
+                try
+                {
+                    await client.PingAsync(new EdgeSplit.Cluster.Protos.PingRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
+                    break;
+                }
+                catch (Grpc.Core.RpcException) when (waited.Elapsed < TimeSpan.FromSeconds(60))
+                {
+                    await Task.Delay(200);
+                }
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    [SkippableFact]
     public void A_device_process_that_dies_at_start_is_an_error_naming_it_and_nothing_is_left()
     {
         Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
@@ -48,8 +128,10 @@ public sealed class NamespaceTestbedTests : IDisposable
         var error = Assert.Throws<EdgeSplit.Testbed.Linux.TestbedException>(() => RunningTestbed.Up(spec, "t.yaml",
             Options((device, _) => new ProcessLaunch("sh", ["-c", $"echo 'no model for {device.Name}' >&2; exit 3"]))));
 
-        Assert.Contains("device a: its process exited at start with code 3", error.Message);
-        Assert.Contains("no model for a", error.Message);
+        // Whichever device is found dead first is named, with the end of its own log.
+        var named = System.Text.RegularExpressions.Regex.Match(error.Message, "^device ([abc]): its process exited at start");
+        Assert.True(named.Success, error.Message);
+        Assert.Contains($"no model for {named.Groups[1].Value}", error.Message);
         Assert.Equal(before, Ip("netns", "list"));
         Assert.False(Directory.Exists(Path.Combine(stateRoot, "t-dies")));
     }

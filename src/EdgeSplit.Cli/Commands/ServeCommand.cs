@@ -12,7 +12,8 @@ internal static class ServeCommand
     public static Command Create()
     {
         var model = new Option<FileInfo>("--model") { Description = "ONNX model to serve.", Required = true };
-        var agents = new Option<string>("--agents") { Description = "Agents as NAME=HOST:PORT,NAME=HOST:PORT,... in plan order.", Required = true };
+        var agents = new Option<string?>("--agents") { Description = "Agents as NAME=HOST:PORT,NAME=HOST:PORT,... in plan order (or --on-testbed)." };
+        var onTestbed = new Option<string?>("--on-testbed") { Description = "Serve the agents of a running testbed (from 'testbed up'): agents, the links between them, the source device and where results are delivered come from its state; --listen's port is kept." };
         var listen = new Option<string>("--listen") { Description = "HOST:PORT the coordinator listens on.", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var split = new Option<string?>("--split") { Description = "Fixed cut indices C1,C2,... (default: split measured compute evenly over the agents)." };
         var token = new Option<string?>("--token") { Description = "Shared secret: required from clients and sent to agents." };
@@ -29,13 +30,16 @@ internal static class ServeCommand
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
+            model, agents, onTestbed, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var file = parse.GetValue(model)!;
             var onnx = OnnxModel.Load(file.FullName);
-            var endpoints = ParseAgents(parse.GetValue(agents)!);
+            var bed = parse.GetValue(onTestbed) is { } bedName ? OnTestbed(bedName, parse.GetValue(agents)) : null;
+            var endpoints = bed is not null
+                ? [.. bed.Devices.Select(d => new AgentEndpoint(d.Name, $"{d.ControlAddress}:{d.Port}"))]
+                : ParseAgents(parse.GetValue(agents) ?? throw new BadInputException("give the agents with --agents NAME=HOST:PORT,... or a running testbed with --on-testbed NAME"));
             var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count);
             var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
             var verbose = parse.GetValue(CommonOptions.Verbose);
@@ -58,13 +62,16 @@ internal static class ServeCommand
                 throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
             }
             var goal = Objective.Parse(parse.GetValue(objective)!, weight);
+            var listenAt = parse.GetValue(listen)!;
             var options = new CoordinatorOptions
             {
-                Listen = parse.GetValue(listen)!,
+                // On a testbed the agents live in namespaces: listen on every address and tell them the one they can reach.
+                Listen = bed is null ? listenAt : $"0.0.0.0:{PortOf(listenAt)}",
                 Token = parse.GetValue(token),
-                SourceDevice = parse.GetValue(source),
+                SourceDevice = parse.GetValue(source) ?? bed?.Source,
                 Compression = compression,
-                AdvertiseAddress = parse.GetValue(advertise),
+                AdvertiseAddress = parse.GetValue(advertise) ?? (bed is null ? null : $"{bed.CoordinatorAddress}:{PortOf(listenAt)}"),
+                PeerAddresses = bed?.PeerAddresses(),
                 MetricsInterval = TimeSpan.FromSeconds(1),
                 MetricsListen = parse.GetValue(metricsListen),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
@@ -88,7 +95,7 @@ internal static class ServeCommand
                 await Console.Error.WriteLineAsync($"measured {profile.ReferenceNodeMs.Sum():F2} ms per inference on this machine (the reference speed)");
                 IReadOnlyDictionary<string, DeviceSpec>? devices = null;
                 IReadOnlyList<LinkSpec>? links = null;
-                if (parse.GetValue(testbed) is { } testbedFile)
+                if ((parse.GetValue(testbed) ?? bed?.SpecFile) is { } testbedFile)
                 {
                     var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile);
                     devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
@@ -114,6 +121,29 @@ internal static class ServeCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>The state of a running testbed, whose agents the coordinator reaches at their control addresses.</summary>
+    private static EdgeSplit.Testbed.TestbedState OnTestbed(string name, string? agents)
+    {
+        if (agents is not null)
+        {
+            throw new BadInputException("--on-testbed takes the agents from the testbed; drop --agents");
+        }
+        if (!EdgeSplit.Testbed.RunningTestbed.ListNames().Contains(name, StringComparer.Ordinal))
+        {
+            var running = EdgeSplit.Testbed.RunningTestbed.ListNames();
+            throw new BadInputException($"no testbed '{name}' is up; start one with 'edgesplit testbed up FILE' (up now: {(running.Count == 0 ? "none" : string.Join(", ", running))})");
+        }
+        return EdgeSplit.Testbed.RunningTestbed.Open(name).State;
+    }
+
+    private static int PortOf(string listen)
+    {
+        var colon = listen.LastIndexOf(':');
+        return colon > 0 && int.TryParse(listen[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535
+            ? port
+            : throw new BadInputException($"--listen '{listen}' needs a port (HOST:PORT) so agents on the testbed can be told where to deliver");
     }
 
     internal static IReadOnlyList<AgentEndpoint> ParseAgents(string text)

@@ -67,10 +67,11 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         }
         _adaptive = planSource as PlannerPlanSource;
         _adaptive?.Attach(_source, Snapshot, logger);
-        _retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        // One attempt means no retry: Polly refuses a retry strategy of zero retries, so add none.
+        _retry = options.MaxAttempts <= 1 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
             ShouldHandle = new PredicateBuilder().Handle<AttemptFailedException>(),
-            MaxRetryAttempts = Math.Max(0, options.MaxAttempts - 1),
+            MaxRetryAttempts = options.MaxAttempts - 1,
             Delay = TimeSpan.FromMilliseconds(20),
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
@@ -577,7 +578,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
                 {
                     Hop = hop.Index,
                     PartitionSha256 = hop.Partition?.Sha256 ?? "",
-                    NextAddress = next is null ? "" : _agents[next.Device].Address,
+                    NextAddress = next is null ? "" : PeerAddress(hop.Device, next.Device),
                     NextDevice = next?.Device ?? "",
                     Compression = TensorMapping.ToProto(compression),
                 };
@@ -595,6 +596,10 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             }
         }));
     }
+
+    /// <summary>Where <paramref name="from"/> sends to <paramref name="to"/>: their link's address if one is configured.</summary>
+    private string PeerAddress(string from, string to) =>
+        _options.PeerAddresses?.GetValueOrDefault((from, to)) ?? _agents[to].Address;
 
     /// <summary>Retires a superseded version once its last in-flight request has finished.</summary>
     private async Task RetireWhenIdleAsync(Deployment old)

@@ -69,6 +69,13 @@ public sealed record CoordinatorOptions
     /// <summary>Address agents deliver results to; null = the bound address.</summary>
     public string? AdvertiseAddress { get; init; }
 
+    /// <summary>
+    /// Where one agent reaches another, by (from, to) device, when it is not the address the
+    /// coordinator uses: on the namespace testbed each pair talks over its own shaped link, at the
+    /// peer's address on that link. Pairs not listed use the agent's address.
+    /// </summary>
+    public IReadOnlyDictionary<(string From, string To), string>? PeerAddresses { get; init; }
+
     public string? Token { get; init; }
 
     /// <summary>Device where requests enter (the camera); null = the first agent.</summary>
