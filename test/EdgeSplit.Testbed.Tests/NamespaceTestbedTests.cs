@@ -25,7 +25,7 @@ public sealed class NamespaceTestbedTests : IDisposable
         var testbed = RunningTestbed.Up(spec, "t.yaml", Options(SleepCommand));
         var state = testbed.State;
         var pids = state.Devices.Select(d => d.Pid!.Value).ToList();
-        Assert.All(state.Devices, d => Assert.True(testbed.IsRunning(d.Name)));
+        Assert.All(state.Devices, d => Assert.True(testbed.IsRunning(d.Name), $"device {d.Name} (pid {d.Pid}) is not running; its log: {(File.Exists(d.LogFile) ? File.ReadAllText(d.LogFile) : "none")}"));
         Assert.All(state.Namespaces, ns => Assert.Contains(ns, Ip("netns", "list")));
         Assert.Contains(state.Links[0].InterfaceA!, Ip("-n", state.Device("a").Namespace!, "link", "show"));
         Assert.All(state.Devices.SelectMany(d => d.CgroupDirectories), dir => Assert.True(Directory.Exists(dir)));
