@@ -125,10 +125,7 @@ public sealed class RunningTestbed
                     testbed.StartDevice(device.Name);
                 }
                 // A device that entered its namespace and then died while the others started is as dead as one that never got there.
-                if (state.Devices.FirstOrDefault(d => d.Pid is { } pid && !testbed.IsDeviceProcess(d, pid)) is { } dead)
-                {
-                    throw new TestbedException($"device {dead.Name}: its process exited at start{LogTail(dead.LogFile)}");
-                }
+                testbed.ThrowIfADeviceDied();
             }
             state.Save(stateFile);
             return testbed;
@@ -301,6 +298,18 @@ public sealed class RunningTestbed
 
     /// <summary>Is the device's process running?</summary>
     public bool IsRunning(string deviceName) => State.Device(deviceName) is { Pid: { } pid } d && IsDeviceProcess(d, pid);
+
+    /// <summary>
+    /// Fails, naming the device, its command and the end of its log, if a device that was given a
+    /// process is no longer running it: a testbed with a dead device is useless.
+    /// </summary>
+    public void ThrowIfADeviceDied()
+    {
+        if (State.Devices.FirstOrDefault(d => d.Command.Count > 0 && !IsRunning(d.Name)) is { } dead)
+        {
+            throw new TestbedException($"device {dead.Name}: its process exited at start{LogTail(dead.LogFile)}; check '{string.Join(' ', dead.Command)}'");
+        }
+    }
 
     /// <summary>
     /// Starts a helper process (a CPU load, a memory hog) inside a device: its namespace and cgroups,

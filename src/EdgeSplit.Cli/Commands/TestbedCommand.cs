@@ -58,14 +58,17 @@ internal static class TestbedCommand
                 ForceLoopback = parse.GetValue(loopback),
                 Log = Log,
             });
-            // A device process that dies at once (e.g. a command that does not exist) makes a useless testbed.
+            // up checked the devices as it started them; one that dies a little later (a bad argument, a port
+            // in use) makes a useless testbed too, so look again after a grace period.
             await Task.Delay(TimeSpan.FromSeconds(deviceCommand is null ? 0 : 1.5), ct);
-            var dead = testbed.State.Devices.Where(d => d.Command.Count > 0 && !testbed.IsRunning(d.Name)).ToList();
-            if (dead.Count > 0)
+            try
             {
-                var tail = File.Exists(dead[0].LogFile) ? File.ReadLines(dead[0].LogFile).LastOrDefault() ?? "" : "";
+                testbed.ThrowIfADeviceDied();
+            }
+            catch (EdgeSplit.Testbed.Linux.TestbedException)
+            {
                 testbed.Down();
-                throw new BadInputException($"device '{dead[0].Name}' exited at once ({tail.Trim()}); check '{string.Join(' ', dead[0].Command)}' or use --process / --no-process");
+                throw;
             }
             PrintStatus(testbed.Status(), parse.GetValue(json));
             if (parse.GetValue(detach))
