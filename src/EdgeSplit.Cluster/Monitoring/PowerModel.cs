@@ -8,8 +8,4 @@ public sealed record PowerModel(double IdlePowerW, double PeakPowerW, double Ene
 {
     /// <summary>Power drawn by the CPU side at <paramref name="utilisation"/> (0..1).</summary>
     public double PowerW(double utilisation) => IdlePowerW + ((PeakPowerW - IdlePowerW) * Math.Clamp(utilisation, 0, 1));
-
-    /// <summary>Energy over an interval with the given mean utilisation and bytes moved.</summary>
-    public double EnergyJ(TimeSpan interval, double utilisation, long bytesMoved) =>
-        (PowerW(utilisation) * interval.TotalSeconds) + (bytesMoved * EnergyPerByteNj * 1e-9);
 }

@@ -26,7 +26,7 @@ public sealed class ModelPowerSource(PowerModel model) : IPowerSource
 
     public PowerModel Model => model;
 
-    // Mean power = CPU power + network energy spread over the interval. Not EnergyJ(...) / seconds:
+    // Mean power = CPU power + network energy spread over the interval. Not energy / seconds:
     // multiplying by the interval and dividing it back out rounds idle power below the model's floor.
     public double? ReadWatts(PowerInputs inputs) => inputs.Interval <= TimeSpan.Zero
         ? model.PowerW(inputs.CpuUtilisation)
