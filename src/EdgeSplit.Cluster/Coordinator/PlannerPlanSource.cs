@@ -143,9 +143,7 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
                 var started = Stopwatch.GetTimestamp();
                 var (plan, explored) = _rl.Choose(state, Options.Objective);
                 _rlState = state;
-                _rlPlan = plan;
-                _rlServed = 0;
-                _rlWindow = explored ? 1 : Options.RlWindowRequests;
+                StartRlWindow(plan, explored);
                 Log(new DecisionRecord(DateTimeOffset.UtcNow, !plan.SamePlacement(request.Current), request.Reason, "rl choice", request.Current?.Signature(), plan.Signature(),
                     double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
                 return plan;
@@ -285,10 +283,19 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
             {
                 return;
             }
-            _rlPlan = deployed;
-            _rlServed = 0;
-            _rlWindow = Options.RlWindowRequests;
+            StartRlWindow(deployed, explored: false);
         }
+    }
+
+    /// <summary>
+    /// Starts counting requests for <paramref name="plan"/>. An exploration is tried on one request
+    /// first: a poor arm then costs one request, not a window of them.
+    /// </summary>
+    private void StartRlWindow(Plan plan, bool explored)
+    {
+        _rlPlan = plan;
+        _rlServed = 0;
+        _rlWindow = explored ? 1 : Options.RlWindowRequests;
     }
 
     /// <summary>rl's next choice from the newest conditions; null when it keeps the current placement.</summary>
@@ -306,15 +313,12 @@ public sealed class PlannerPlanSource : IPlanSource, IDisposable
         var fresh = BuildState(live);
         var started = Stopwatch.GetTimestamp();
         var (next, explored) = explore ? _rl.Choose(fresh, Options.Objective) : (_rl.Exploit(fresh, Options.Objective), false);
-        // An exploration is tried on one request first: a poor arm then costs one request, not a window of them.
-        _rlWindow = explored ? 1 : Options.RlWindowRequests;
         var switched = !next.SamePlacement(_rlPlan);
         Log(new DecisionRecord(DateTimeOffset.UtcNow, switched, switched ? "RlChoice" : "SamePlan", why, _rlPlan.Signature(), next.Signature(),
             double.NaN, double.NaN, double.NaN, Stopwatch.GetElapsedTime(started).TotalMilliseconds));
         _rlState = fresh;
         _lastState = fresh;
-        _rlPlan = next;
-        _rlServed = 0;
+        StartRlWindow(next, explored);
         return switched ? next : null;
     }
 
