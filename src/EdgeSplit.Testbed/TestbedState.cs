@@ -85,6 +85,10 @@ public sealed record TestbedState
 
     public LinkState? Link(string a, string b) => Links.FirstOrDefault(l => (l.A == a && l.B == b) || (l.A == b && l.B == a));
 
+    /// <summary>Every device's agent, at the address a coordinator on the host reaches it on.</summary>
+    public IReadOnlyList<EdgeSplit.Cluster.Coordinator.AgentEndpoint> AgentEndpoints() =>
+        [.. Devices.Select(d => new EdgeSplit.Cluster.Coordinator.AgentEndpoint(d.Name, $"{d.ControlAddress}:{d.Port}"))];
+
     /// <summary>Every linked (from, to) pair's address, for a coordinator's peer table.</summary>
     public IReadOnlyDictionary<(string From, string To), string> PeerAddresses() =>
         Devices.SelectMany(a => Devices.Where(b => b.Name != a.Name).Select(b => (From: a.Name, To: b.Name)))

@@ -56,7 +56,7 @@ public sealed class NamespaceTestbedTests : IDisposable
             var bytes = Google.Protobuf.MessageExtensions.ToByteArray(EdgeSplit.Zoo.ModelZoo.Build("squeezenet"));
             var onnx = EdgeSplit.Graph.OnnxModel.Parse(bytes, "squeezenet");
             var inputs = EdgeSplit.Runtime.RandomInputs.Create(onnx, EdgeSplit.Runtime.InputShapes.Resolve(onnx, null), seed: 4);
-            var endpoints = state.Devices.Select(d => new EdgeSplit.Cluster.Coordinator.AgentEndpoint(d.Name, $"{d.ControlAddress}:{d.Port}")).ToList();
+            var endpoints = state.AgentEndpoints();
             await WaitForAgentsAsync(endpoints);
             var port = FreePort();
             var options = new EdgeSplit.Cluster.Coordinator.CoordinatorOptions

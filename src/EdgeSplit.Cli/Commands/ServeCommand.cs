@@ -37,9 +37,7 @@ internal static class ServeCommand
             var file = parse.GetValue(model)!;
             var onnx = OnnxModel.Load(file.FullName);
             var bed = parse.GetValue(onTestbed) is { } bedName ? OnTestbed(bedName, parse.GetValue(agents)) : null;
-            var endpoints = bed is not null
-                ? [.. bed.Devices.Select(d => new AgentEndpoint(d.Name, $"{d.ControlAddress}:{d.Port}"))]
-                : ParseAgents(parse.GetValue(agents) ?? throw new BadInputException("give the agents with --agents NAME=HOST:PORT,... or a running testbed with --on-testbed NAME"));
+            var endpoints = bed?.AgentEndpoints() ?? ParseAgents(parse.GetValue(agents) ?? throw new BadInputException("give the agents with --agents NAME=HOST:PORT,... or a running testbed with --on-testbed NAME"));
             var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count);
             var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
             var verbose = parse.GetValue(CommonOptions.Verbose);
@@ -123,7 +121,7 @@ internal static class ServeCommand
         return command;
     }
 
-    /// <summary>The state of a running testbed, whose agents the coordinator reaches at their control addresses.</summary>
+    /// <summary>The state of a running testbed.</summary>
     private static EdgeSplit.Testbed.TestbedState OnTestbed(string name, string? agents)
     {
         if (agents is not null)
