@@ -3,6 +3,7 @@ using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Tests;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Tests;
@@ -17,7 +18,7 @@ public sealed class AdaptiveTests
 {
     private const int Nodes = 6, Channels = 8, Size = 40; // input 51 kB: above the bandwidth estimator's minimum transfer
 
-    private static readonly byte[] Model = TestModels.Chain(Nodes, Channels, Size);
+    private static readonly byte[] Model = SmallModels.Chain(Nodes, Channels, Size);
 
     private static readonly Lazy<SegmentProfile> MeasuredProfile = new(() => AdaptivePlanning.MeasureProfile(Graph.OnnxModel.Parse(Model, "chain")));
 

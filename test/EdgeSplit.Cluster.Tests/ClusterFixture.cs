@@ -1,9 +1,10 @@
-using Microsoft.Extensions.Logging;
 using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Tests;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeSplit.Cluster.Tests;
@@ -86,7 +87,7 @@ internal sealed class TestCluster : IAsyncDisposable
 /// <summary>Seeded inputs and the monolithic reference output.</summary>
 internal static class Reference
 {
-    public static long[] InputShape => [1, TestModels.Channels, TestModels.Size, TestModels.Size];
+    public static long[] InputShape => [1, SmallModels.Channels, SmallModels.Size, SmallModels.Size];
 
     public static WireTensor Input(int seed)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Tests;
 using Grpc.Core;
 
 namespace EdgeSplit.Cluster.Tests;
@@ -11,7 +12,7 @@ public sealed class LoadTests
     [Fact]
     public async Task Two_hundred_requests_at_concurrency_8_all_answer_their_own_input()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
         var run = await RunLoadAsync(cluster, model, onCompleted: null);
         Assert.Empty(run.Failures);
@@ -23,7 +24,7 @@ public sealed class LoadTests
     [Fact]
     public async Task Plan_switch_under_load_loses_nothing_and_answers_nothing_twice()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
         var coordinator = cluster.Coordinator!;
         Task<PlanSwitch>? switchTask = null;
@@ -51,7 +52,7 @@ public sealed class LoadTests
     [Fact]
     public async Task Agent_killed_mid_load_loses_nothing_and_its_segment_moves()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
         Task? kill = null;
         var run = await RunLoadAsync(cluster, model, onCompleted: done =>
@@ -73,7 +74,7 @@ public sealed class LoadTests
     [Fact]
     public async Task Agent_that_stops_answering_mid_load_is_routed_around_and_nothing_is_lost()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], attemptTimeout: TimeSpan.FromSeconds(2));
         var run = await RunLoadAsync(cluster, model, onCompleted: done =>
         {
@@ -94,7 +95,7 @@ public sealed class LoadTests
     [Fact]
     public async Task With_no_agent_left_infer_fails_fast_with_a_clear_status()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 1);
         using var client = new ClusterClient(cluster.Coordinator!.Address);
         await client.InferAsync([Reference.Input(0)]);
