@@ -91,6 +91,16 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
         return [.. points.Where(p => p <= RunDuration)];
     }
 
+    /// <summary>
+    /// The described state of a testbed before any scenario event (all CPU free, memory from the profiles,
+    /// links both ways capped by both devices' interfaces): what <c>plan</c> and <c>serve --testbed</c> plan from.
+    /// </summary>
+    public static PlanningState DescribedState(TestbedSpec testbed, SegmentProfile profile)
+    {
+        var conditions = new EmulatedConditions(testbed, new Scenario("described", TimeSpan.Zero, []), 1);
+        return conditions.StateOf(conditions.At(TimeSpan.Zero), profile).Validate();
+    }
+
     /// <summary>The planners' view of a snapshot: live devices only, speeds relative to this host, links both ways.</summary>
     public PlanningState StateOf(Snapshot snapshot, SegmentProfile profile, IReadOnlySet<string>? alsoAlive = null)
     {

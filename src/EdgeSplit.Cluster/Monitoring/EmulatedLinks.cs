@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
@@ -31,26 +30,31 @@ public sealed class EmulatedLinks
 {
     public const string EnvironmentVariable = "EDGESPLIT_EMULATED_LINKS";
 
-    private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
     private readonly string path;
+    private readonly TimeProvider time;
     private readonly object gate = new();
     private EmulatedLinksFile current;
     private DateTime lastWrite;
     private long lastCheck;
 
-    private EmulatedLinks(string path)
+    private EmulatedLinks(string path, TimeProvider time)
     {
         this.path = path;
+        this.time = time;
         current = Read(path);
         lastWrite = File.GetLastWriteTimeUtc(path);
-        lastCheck = Stopwatch.GetTimestamp();
+        lastCheck = time.GetTimestamp();
     }
+
+    /// <summary>How often the file is looked at again for changes.</summary>
+    public TimeSpan RecheckEvery { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The emulation for this process, or null on a real device (variable unset).</summary>
     public static EmulatedLinks? FromEnvironment() =>
         Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } path ? Open(path) : null;
 
-    public static EmulatedLinks Open(string path) => new(path);
+    /// <summary>The emulation in <paramref name="path"/>; its delays and re-checks run on <paramref name="time"/> (default: the system clock).</summary>
+    public static EmulatedLinks Open(string path, TimeProvider? time = null) => new(path, time ?? TimeProvider.System);
 
     public static void Write(string path, EmulatedLinksFile file)
     {
@@ -66,9 +70,9 @@ public sealed class EmulatedLinks
         {
             lock (gate)
             {
-                if (Stopwatch.GetElapsedTime(lastCheck) >= RecheckEvery)
+                if (time.GetElapsedTime(lastCheck) >= RecheckEvery)
                 {
-                    lastCheck = Stopwatch.GetTimestamp();
+                    lastCheck = time.GetTimestamp();
                     var write = File.GetLastWriteTimeUtc(path);
                     if (write != lastWrite)
                     {
@@ -119,14 +123,14 @@ public sealed class EmulatedLinks
         {
             ms += bytes * 8 / (link.BandwidthMbps * 1e6) * 1000;
         }
-        return ms <= 0 ? Task.CompletedTask : Task.Delay(TimeSpan.FromMilliseconds(ms), cancel);
+        return ms <= 0 ? Task.CompletedTask : Task.Delay(TimeSpan.FromMilliseconds(ms), time, cancel);
     }
 
     /// <summary>In the loopback fallback, stretches <paramref name="computeTime"/> by the device's slowdown.</summary>
     public Task AfterComputeAsync(TimeSpan computeTime, CancellationToken cancel)
     {
         var slowdown = Current.CpuSlowdown ?? 1;
-        return slowdown <= 1 ? Task.CompletedTask : Task.Delay(computeTime * (slowdown - 1), cancel);
+        return slowdown <= 1 ? Task.CompletedTask : Task.Delay(computeTime * (slowdown - 1), time, cancel);
     }
 
     private static EmulatedLinksFile Read(string path) =>
