@@ -38,7 +38,6 @@ public sealed class TopCommandTests
             Assert.Contains("greedy", result.StdOut);
             Assert.Contains("Initial", result.StdOut);
             Assert.Contains("inception", result.StdOut);
-            Assert.Contains("-> jetson", result.StdOut);
         }
         finally
         {
