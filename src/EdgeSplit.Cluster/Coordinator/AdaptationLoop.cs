@@ -53,6 +53,9 @@ internal sealed class AdaptationLoop : IAsyncDisposable
 
     private TimeSpan Elapsed => _time.GetElapsedTime(_started);
 
+    /// <summary>Whether a re-plan is running now (a plan may be about to be deployed).</summary>
+    public bool Replanning => _replanLock.CurrentCount == 0;
+
     /// <summary>Deploys the first plan (fixed, or the source's), then follows membership changes and ticks.</summary>
     public async Task StartAsync(Plan? initial, CancellationToken ct)
     {

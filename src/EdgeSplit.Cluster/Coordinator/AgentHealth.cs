@@ -8,6 +8,7 @@ namespace EdgeSplit.Cluster.Coordinator;
 internal sealed class AgentMember(string name, string address, AgentConnection connection)
 {
     private int _probing;
+    private int _suspecting;
 
     public string Name { get; } = name;
 
@@ -27,6 +28,11 @@ internal sealed class AgentMember(string name, string address, AgentConnection c
     public bool BeginProbe() => Interlocked.Exchange(ref _probing, 1) == 0;
 
     public void EndProbe() => Volatile.Write(ref _probing, 0);
+
+    /// <summary>Claims the right to a stall probe now (apart from the periodic one, which may be waiting out a longer deadline).</summary>
+    public bool BeginSuspect() => Interlocked.Exchange(ref _suspecting, 1) == 0;
+
+    public void EndSuspect() => Volatile.Write(ref _suspecting, 0);
 }
 
 /// <summary>
@@ -105,10 +111,29 @@ internal sealed class AgentHealth : IAsyncDisposable
 
     /// <summary>
     /// A request on these devices has waited past the stall threshold: probe them now (one probe per device
-    /// at a time). A device that misses this probe is marked down at once: the stalled request is the second witness.
+    /// at a time). A device that misses this probe while another one answers is marked down at once: the
+    /// stalled request is the second witness. When none answers, the coordinator's own host is the likelier
+    /// culprit (a starved CPU), and the usual rule of two missed probes in a row holds.
     /// </summary>
-    public Task SuspectAsync(IEnumerable<string> devices) =>
-        Task.WhenAll(devices.Distinct().Where(Members.ContainsKey).Select(d => ProbeAsync(Members[d], _options.ProbeTimeout, suspect: true, _stop.Token)));
+    public async Task SuspectAsync(IEnumerable<string> devices)
+    {
+        var members = devices.Distinct().Where(Members.ContainsKey).Select(d => Members[d]).Where(m => m.Alive && m.BeginSuspect()).ToList();
+        try
+        {
+            var outcomes = await Task.WhenAll(members.Select(m => ProbeAsync(m, _options.StallAfter, suspect: false, _stop.Token, guarded: false)));
+            if (outcomes.Any(o => o == ProbeOutcome.Answered))
+            {
+                foreach (var (member, outcome) in members.Zip(outcomes).Where(p => p.Second == ProbeOutcome.TimedOut))
+                {
+                    SetAlive(member, false, $"no answer within {_options.StallAfter.TotalSeconds:0.###} s while a request on it stalled");
+                }
+            }
+        }
+        finally
+        {
+            members.ForEach(m => m.EndSuspect());
+        }
+    }
 
     /// <summary>A deploy found the device unreachable.</summary>
     public void MarkDown(string device, string why)
@@ -134,11 +159,19 @@ internal sealed class AgentHealth : IAsyncDisposable
         }
     }
 
-    private async Task ProbeAsync(AgentMember member, TimeSpan timeout, bool suspect, CancellationToken ct)
+    private enum ProbeOutcome
     {
-        if (!member.BeginProbe())
+        Skipped,
+        Answered,
+        Refused,
+        TimedOut,
+    }
+
+    private async Task<ProbeOutcome> ProbeAsync(AgentMember member, TimeSpan timeout, bool suspect, CancellationToken ct, bool guarded = true)
+    {
+        if (guarded && !member.BeginProbe())
         {
-            return;
+            return ProbeOutcome.Skipped;
         }
         try
         {
@@ -146,23 +179,28 @@ internal sealed class AgentHealth : IAsyncDisposable
             member.ConsecutiveTimeouts = 0;
             Interlocked.Exchange(ref member.MemoryAvailableBytes, probe.MemoryAvailableBytes);
             SetAlive(member, probe.Serving, probe.Serving ? "answers its health check" : "health check says not serving");
+            return probe.Serving ? ProbeOutcome.Answered : ProbeOutcome.Refused;
         }
         catch (ClusterException ex) when (!ct.IsCancellationRequested)
         {
-            // A refused connection is certain; one slow answer on a busy device is not, two in a row are,
-            // and so is one slow answer while a request on it has stalled.
+            // A refused connection is certain; one slow answer on a busy device is not, two in a row are.
             var timedOut = ex.Kind == FailureKind.TimedOut;
             if (!timedOut || suspect || ++member.ConsecutiveTimeouts >= 2)
             {
                 SetAlive(member, false, ex.Message);
             }
+            return timedOut ? ProbeOutcome.TimedOut : ProbeOutcome.Refused;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+            return ProbeOutcome.Skipped;
         }
         finally
         {
-            member.EndProbe();
+            if (guarded)
+            {
+                member.EndProbe();
+            }
         }
     }
 

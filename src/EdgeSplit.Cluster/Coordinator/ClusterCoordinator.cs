@@ -59,6 +59,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _health.Sampled += Signal;
         _deployer.Switched += _ => Signal();
         _loop.Log.Added += Signal;
+        _router.Ended += Signal;
     }
 
     /// <summary>Where agents deliver results.</summary>

@@ -37,8 +37,9 @@ public sealed record CoordinatorOptions
     public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(20);
 
     /// <summary>
-    /// An attempt unanswered this long makes the coordinator probe its plan's devices at once (a device
-    /// that then misses the probe is marked down and its requests re-sent), and hedge it on a newer plan if one serves.
+    /// An attempt unanswered this long makes the coordinator probe its plan's devices at once; a device that
+    /// does not answer that probe within the same time, while another does, is marked down and its requests
+    /// re-sent on the new plan. A stalled attempt is also hedged on a newer plan when one serves.
     /// </summary>
     public TimeSpan StallAfter { get; init; } = TimeSpan.FromMilliseconds(300);
 

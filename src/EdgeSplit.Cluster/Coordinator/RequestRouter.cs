@@ -70,6 +70,9 @@ internal sealed class RequestRouter
 
     public int InFlight => _pending.Count;
 
+    /// <summary>Raised when a request ends, answered or failed.</summary>
+    public event Action? Ended;
+
     public async Task<InferResult> InferAsync(IReadOnlyList<WireTensor> inputs, CancellationToken ct)
     {
         var id = Guid.NewGuid().ToString("N");
@@ -79,17 +82,20 @@ internal sealed class RequestRouter
             ValidateInputs(inputs);
             var result = await _retry.ExecuteAsync(async token => await AttemptAsync(id, ++attempt, inputs, token), ct);
             Interlocked.Increment(ref _completed);
+            Ended?.Invoke();
             return result;
         }
         catch (AttemptFailedException ex)
         {
             Interlocked.Increment(ref _failed);
+            Ended?.Invoke();
             throw new ClusterException(FailureKind.Unreachable, $"request failed after {attempt} attempts: {ex.Message}");
         }
         catch (Exception ex) when (ex is ClusterException or OperationCanceledException)
         {
             // Every request the client sees fail counts, those refused before any attempt included.
             Interlocked.Increment(ref _failed);
+            Ended?.Invoke();
             throw;
         }
     }
@@ -105,8 +111,8 @@ internal sealed class RequestRouter
 
     private async ValueTask<InferResult> AttemptAsync(string id, int attempt, IReadOnlyList<WireTensor> inputs, CancellationToken ct)
     {
-        var first = _deployer.Current ?? throw new NoPlanFitsException($"no plan fits the cluster: {_deployer.Unavailable}");
         var started = _time.GetTimestamp();
+        var first = _deployer.Current ?? await NextPlanAsync(ct);
         var deadline = _time.GetUtcNow() + _options.AttemptTimeout;
         using var scope = new TimeoutScope(_time, _options.AttemptTimeout, ct);
         var timedOut = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -145,7 +151,7 @@ internal sealed class RequestRouter
                 if (done == stall && !stall.IsCanceled)
                 {
                     stalled = true;
-                    // Two witnesses make a hung device: this stalled request, and a probe it misses now.
+                    // Two witnesses make a hung device: this stalled request, and a probe it misses within the same time.
                     _ = _health.SuspectAsync(sends.SelectMany(s => s.Deployment.Devices));
                 }
                 // A switch happened (or the stall just came): drop sends stuck on a dead device, hedge on a newer plan.
@@ -173,6 +179,26 @@ internal sealed class RequestRouter
                 send.Abandon();
             }
         }
+    }
+
+    /// <summary>
+    /// Nothing is deployed. When that is settled (no re-plan running) the request fails at once with the reason;
+    /// while a plan is being made, the request waits for it, up to its attempt timeout.
+    /// </summary>
+    private async Task<Deployment> NextPlanAsync(CancellationToken ct)
+    {
+        using var scope = new TimeoutScope(_time, _options.AttemptTimeout, ct);
+        while (_deployer.Current is null)
+        {
+            var switched = _switched.Task;
+            if (!_loop.Replanning || scope.TimedOut)
+            {
+                throw new NoPlanFitsException($"no plan fits the cluster: {_deployer.Unavailable}");
+            }
+            await switched.WaitAsync(scope.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            ct.ThrowIfCancellationRequested();
+        }
+        return _deployer.Current!;
     }
 
     private InferResult Served(Send send, Delivery delivery, int attempt, long started)
