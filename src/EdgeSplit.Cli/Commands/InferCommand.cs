@@ -153,11 +153,13 @@ internal static class InferCommand
 
     /// <summary>
     /// Retries a call the coordinator did not receive or could not finish because it went away (Unavailable:
-    /// refused or reset connections; Internal: a response cut short). Inference has no side effect, so sending again is safe.
+    /// refused or reset connections; Internal: a response cut short; Cancelled by a server shutting down, not by
+    /// us). Inference has no side effect, so sending again is safe.
     /// </summary>
     private static ResiliencePipeline Resilient(int retries) => retries == 0 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
     {
-        ShouldHandle = new PredicateBuilder().Handle<RpcException>(ex => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal),
+        ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is RpcException ex
+            && (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal || (ex.StatusCode == StatusCode.Cancelled && !args.Context.CancellationToken.IsCancellationRequested))),
         MaxRetryAttempts = retries,
         Delay = TimeSpan.FromMilliseconds(200),
         BackoffType = DelayBackoffType.Exponential,

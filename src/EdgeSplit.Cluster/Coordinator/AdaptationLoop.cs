@@ -363,6 +363,6 @@ internal sealed class AdaptationLoop : IAsyncDisposable
         {
             await converging.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        _stop.Dispose();
+        // Not disposed: requests still finishing may read its token; it holds no timer.
     }
 }

@@ -22,6 +22,8 @@ internal sealed class AgentMember(string name, string address, AgentConnection c
 
     public int ConsecutiveTimeouts;
 
+    public int ConsecutiveAnswers;
+
     public volatile DeviceSample? Latest;
 
     /// <summary>Claims the right to probe now; false while another probe of this agent runs.</summary>
@@ -47,6 +49,7 @@ internal sealed class AgentHealth : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private volatile bool _started;
 
     public AgentHealth(IReadOnlyList<AgentEndpoint> agents, GrpcChannels channels, CoordinatorOptions options, ILogger logger)
     {
@@ -75,6 +78,7 @@ internal sealed class AgentHealth : IAsyncDisposable
     public async Task StartAsync(TimeSpan? metricsInterval, CancellationToken ct)
     {
         await Task.WhenAll(Members.Values.Select(a => ProbeAsync(a, _options.FirstProbeTimeout, suspect: false, ct)));
+        _started = true;
         if (metricsInterval is { } period && period > TimeSpan.Zero)
         {
             foreach (var member in Members.Values)
@@ -120,12 +124,12 @@ internal sealed class AgentHealth : IAsyncDisposable
         var members = devices.Distinct().Where(Members.ContainsKey).Select(d => Members[d]).Where(m => m.Alive && m.BeginSuspect()).ToList();
         try
         {
-            var outcomes = await Task.WhenAll(members.Select(m => ProbeAsync(m, _options.StallAfter, suspect: false, _stop.Token, guarded: false)));
+            var outcomes = await Task.WhenAll(members.Select(m => ProbeAsync(m, _options.ProbeTimeout, suspect: false, _stop.Token, guarded: false)));
             if (outcomes.Any(o => o == ProbeOutcome.Answered))
             {
                 foreach (var (member, outcome) in members.Zip(outcomes).Where(p => p.Second == ProbeOutcome.TimedOut))
                 {
-                    SetAlive(member, false, $"no answer within {_options.StallAfter.TotalSeconds:0.###} s while a request on it stalled");
+                    SetAlive(member, false, $"no answer within {_options.ProbeTimeout.TotalSeconds:0.###} s while a request on it stalled and another device answered");
                 }
             }
         }
@@ -178,13 +182,23 @@ internal sealed class AgentHealth : IAsyncDisposable
             var probe = await member.Connection.ProbeAsync(timeout, ct);
             member.ConsecutiveTimeouts = 0;
             Interlocked.Exchange(ref member.MemoryAvailableBytes, probe.MemoryAvailableBytes);
-            SetAlive(member, probe.Serving, probe.Serving ? "answers its health check" : "health check says not serving");
+            // A device that was down comes back after two answers in a row, so a flickering one does not make plans flap.
+            if (!probe.Serving)
+            {
+                member.ConsecutiveAnswers = 0;
+                SetAlive(member, false, "health check says not serving");
+            }
+            else if (member.Alive || ++member.ConsecutiveAnswers >= 2 || !_started)
+            {
+                SetAlive(member, true, "answers its health check");
+            }
             return probe.Serving ? ProbeOutcome.Answered : ProbeOutcome.Refused;
         }
         catch (ClusterException ex) when (!ct.IsCancellationRequested)
         {
             // A refused connection is certain; one slow answer on a busy device is not, two in a row are.
             var timedOut = ex.Kind == FailureKind.TimedOut;
+            member.ConsecutiveAnswers = 0;
             if (!timedOut || suspect || ++member.ConsecutiveTimeouts >= 2)
             {
                 SetAlive(member, false, ex.Message);
@@ -252,6 +266,6 @@ internal sealed class AgentHealth : IAsyncDisposable
     {
         await _stop.CancelAsync();
         await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        _stop.Dispose();
+        // Not disposed: requests still finishing may read its token; it holds no timer.
     }
 }

@@ -151,6 +151,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             return;
         }
+        _router.Shutdown();
         await _loop.DisposeAsync();
         await _health.DisposeAsync();
         _channels.Dispose();

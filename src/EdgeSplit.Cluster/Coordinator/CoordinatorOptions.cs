@@ -38,16 +38,16 @@ public sealed record CoordinatorOptions
 
     /// <summary>
     /// An attempt unanswered this long makes the coordinator probe its plan's devices at once; a device that
-    /// does not answer that probe within the same time, while another does, is marked down and its requests
-    /// re-sent on the new plan. A stalled attempt is also hedged on a newer plan when one serves.
+    /// does not answer that probe within <see cref="ProbeTimeout"/>, while another does, is marked down and
+    /// the requests on it re-sent on the new plan. A stalled attempt is also hedged on a newer plan when one serves.
     /// </summary>
     public TimeSpan StallAfter { get; init; } = TimeSpan.FromMilliseconds(300);
 
     /// <summary>Period of the health probes of every agent.</summary>
     public TimeSpan HealthInterval { get; init; } = TimeSpan.FromSeconds(1);
 
-    /// <summary>Deadline of one health probe.</summary>
-    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+    /// <summary>Deadline of one health probe (two missed in a row mark a device down; one, while a request on it stalls).</summary>
+    public TimeSpan ProbeTimeout { get; init; } = TimeSpan.FromMilliseconds(750);
 
     /// <summary>Deadline of the first probes at start, which pay for connection set-up and JIT on both sides.</summary>
     public TimeSpan FirstProbeTimeout { get; init; } = TimeSpan.FromSeconds(5);

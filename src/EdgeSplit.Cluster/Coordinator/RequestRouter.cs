@@ -27,7 +27,8 @@ internal sealed class RequestRouter
     private readonly ResiliencePipeline _retry;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<Delivery>> _pending = new(StringComparer.Ordinal);
     private volatile TaskCompletionSource _switched = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private long _completed, _failed, _retried, _late;
+    private readonly CancellationTokenSource _shutdown = new();
+    private long _completed, _failed, _retried, _late, _reroutes;
 
     public RequestRouter(ServedModel model, PlanDeployer deployer, AgentHealth health, AdaptationLoop loop, CoordinatorOptions options, ILogger logger)
     {
@@ -77,10 +78,11 @@ internal sealed class RequestRouter
     {
         var id = Guid.NewGuid().ToString("N");
         var attempt = 0;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(ct, _shutdown.Token);
         try
         {
             ValidateInputs(inputs);
-            var result = await _retry.ExecuteAsync(async token => await AttemptAsync(id, ++attempt, inputs, token), ct);
+            var result = await _retry.ExecuteAsync(async token => await AttemptAsync(id, ++attempt, inputs, token), linked.Token);
             Interlocked.Increment(ref _completed);
             Ended?.Invoke();
             return result;
@@ -91,6 +93,13 @@ internal sealed class RequestRouter
             Ended?.Invoke();
             throw new ClusterException(FailureKind.Unreachable, $"request failed after {attempt} attempts: {ex.Message}");
         }
+        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            Interlocked.Increment(ref _failed);
+            Ended?.Invoke();
+            // Unavailable, so a client retries on the coordinator that comes back.
+            throw new ClusterException(FailureKind.Unreachable, "the coordinator is shutting down; send the request again");
+        }
         catch (Exception ex) when (ex is ClusterException or OperationCanceledException)
         {
             // Every request the client sees fail counts, those refused before any attempt included.
@@ -99,6 +108,9 @@ internal sealed class RequestRouter
             throw;
         }
     }
+
+    /// <summary>Ends every request in flight at once (the coordinator stops): their clients get Unavailable and may retry elsewhere.</summary>
+    public void Shutdown() => _shutdown.Cancel();
 
     /// <summary>A last hop's delivery; a late one for an attempt already given up is dropped (never answered twice).</summary>
     public void Deliver(Delivery delivery)
@@ -163,7 +175,13 @@ internal sealed class RequestRouter
                 }
                 if (sends.Count == 0)
                 {
-                    throw new AttemptFailedException($"plan v{first.Plan.Version} lost a device; re-sent on {(current is null ? "the next plan" : $"v{current.Plan.Version}")}", null, rerouted: true);
+                    if (current is not null && current.Devices.All(_health.IsAlive))
+                    {
+                        // Re-sent on the plan that replaced the lost device, within the same attempt: a re-route costs no attempt.
+                        sends.Add(Start($"{id}#{attempt}r{Interlocked.Increment(ref _reroutes)}", attempt, current, inputs, deadline, scope.Token));
+                        continue;
+                    }
+                    throw new AttemptFailedException($"plan v{first.Plan.Version} lost a device and no plan serves yet", null, rerouted: true);
                 }
                 if (stalled && current is not null && sends.All(s => s.Deployment != current) && current.Devices.All(_health.IsAlive))
                 {
