@@ -6,7 +6,6 @@ using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Reports;
-using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
 using EdgeSplit.Testbed.Config;
 using EdgeSplit.Zoo;
@@ -164,10 +163,8 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             {
                 throw new BadInputException($"model '{nameOrPath}' is neither an ONNX file nor a zoo model; use a path or one of {string.Join(", ", ModelZoo.BuiltNames)}");
             }
-            var data = RandomInputs.Create(onnx, InputShapes.Resolve(onnx, null), seed);
-            var cuts = CutProfiler.Measure(onnx, data, 1, out var facts);
-            var timing = Profiler.Measure(onnx, [], data, "this-host", new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1), CutProfiler.ElementTypes(facts));
-            var profile = Profiler.BuildSegmentProfile(onnx, timing, cuts, facts);
+            var measured = ModelProfiling.Measure(onnx, options: new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1), seed: seed);
+            var (profile, timing, data) = (measured.Profile, measured.Timing, measured.Inputs);
             var name = File.Exists(nameOrPath) ? Path.GetFileNameWithoutExtension(nameOrPath) : nameOrPath;
             var served = OnnxServing.Create(onnx, name, timing.NodeMs);
             var inputs = data.Select(t => new WireTensor(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
@@ -333,7 +330,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                     var delta = total >= busy[device.Name] ? total - busy[device.Name] : total;
                     busy[device.Name] = total;
                     var cpuPercent = interval > 0 ? Math.Min(100, delta.TotalSeconds / interval * 100) : 0;
-                    activeEnergyJ += delta.TotalSeconds * Math.Max(0, device.Profile.PeakPowerW - device.Profile.IdlePowerW);
+                    activeEnergyJ += EnergyModel.ComputeJ(new DevicePowerModel(device.Profile.IdlePowerW, device.Profile.PeakPowerW, 0, 0), delta.TotalMilliseconds);
                     var memoryMb = plan is null ? 0 : plan.Stages.Where(s => s.Device == device.Name)
                         .Sum(s => model.Profile.NodeMemoryBytes.Skip(s.FirstNode).Take(s.LastNode - s.FirstNode + 1).Sum()) / (1024.0 * 1024.0);
                     cpuSums[device.Name] += cpuPercent;
@@ -495,12 +492,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         private static double TransferJoules(PlanningState state, Plan plan)
         {
             var estimate = new CostModel(correctionEnabled: false).Estimate(state, plan);
-            return estimate.Hops.Sum(h =>
-            {
-                var from = state.Devices.FirstOrDefault(d => d.Name == h.From)?.Power.SendJoulesPerByte ?? 0;
-                var to = state.Devices.FirstOrDefault(d => d.Name == h.To)?.Power.ReceiveJoulesPerByte ?? 0;
-                return h.Bytes * (from + to);
-            });
+            return EnergyModel.RequestJ(state, plan, [], [.. estimate.Hops.Select(h => new HopObservation(h.From, h.To, h.Bytes, h.Ms))]);
         }
 
         private static void Quiet(ILoggingBuilder logging) => logging.ClearProviders();
