@@ -140,7 +140,7 @@ internal sealed class RequestRouter
                 var done = await Task.WhenAny([.. sends.Select(s => (Task)s.Result.Task), switched, stall, timedOut.Task]);
                 if (sends.FirstOrDefault(s => s.Result.Task == done) is { } answered)
                 {
-                    var delivery = answered.Result.Task.Result;
+                    var delivery = await answered.Result.Task;
                     if (delivery.Error is null)
                     {
                         return Served(answered, delivery, attempt, started);

@@ -18,8 +18,8 @@ public sealed class AgentConnection(CallInvoker invoker, string device, TimeProv
 
     public string Device { get; } = device;
 
-    public async Task<bool> HasPartitionAsync(string sha256, TimeSpan timeout, CancellationToken ct) =>
-        await CallAsync("HasPartition", timeout, ct, async token => (await _client.HasPartitionAsync(new Proto.PartitionRef { Sha256 = sha256 }, cancellationToken: token)).Cached);
+    public Task<bool> HasPartitionAsync(string sha256, TimeSpan timeout, CancellationToken ct) =>
+        CallAsync("HasPartition", timeout, ct, async token => (await _client.HasPartitionAsync(new Proto.PartitionRef { Sha256 = sha256 }, cancellationToken: token)).Cached);
 
     /// <summary>Uploads a partition in chunks; the first carries the hash and the size the agent checks them against.</summary>
     public Task UploadAsync(string sha256, byte[] bytes, TimeSpan timeout, CancellationToken ct) =>
@@ -140,8 +140,8 @@ public sealed class AgentConnection(CallInvoker invoker, string device, TimeProv
         }
     }
 
-    private async Task CallAsync(string what, TimeSpan timeout, CancellationToken ct, Func<CancellationToken, Task> call) =>
-        await CallAsync(what, timeout, ct, async token =>
+    private Task CallAsync(string what, TimeSpan timeout, CancellationToken ct, Func<CancellationToken, Task> call) =>
+        CallAsync(what, timeout, ct, async token =>
         {
             await call(token);
             return true;
