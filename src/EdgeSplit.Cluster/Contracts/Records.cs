@@ -99,7 +99,31 @@ public sealed record CoordinatorStatus(
 
     /// <summary>Why the cluster serves in a degraded way (e.g. the source device is down and requests enter elsewhere); null when it does not.</summary>
     public string? Degraded { get; init; }
+
+    /// <summary>The device where requests enter (the camera).</summary>
+    public string? SourceDevice { get; init; }
+
+    /// <summary>The requests answered in the last minute (at most a few thousand), oldest first: the rolling latency window.</summary>
+    public IReadOnlyList<ServedSample> RecentServed { get; init; } = [];
+
+    /// <summary>The served model's layers and cut sizes (null when the coordinator does not know them).</summary>
+    public ModelLayers? Layers { get; init; }
+
+    /// <summary>The links as configured (a testbed file), which planners use until traffic has measured them; empty when none were given.</summary>
+    public IReadOnlyList<LinkSpec> ConfiguredLinks { get; init; } = [];
 }
+
+/// <summary>
+/// One request the coordinator answered: its sequence number, when it ended (the coordinator's clock), its
+/// end-to-end latency, its energy estimated from the devices' power models (NaN when unknown) and the plan version that served it.
+/// </summary>
+public sealed record ServedSample(long Sequence, DateTimeOffset Time, double LatencyMs, double EstimatedEnergyJ, long PlanVersion);
+
+/// <summary>
+/// The served model's layers in execution order (node labels and operator types) and, where the model was
+/// profiled, the bytes that cross each cut (<c>CutBytes[i]</c> between node i and i+1).
+/// </summary>
+public sealed record ModelLayers(IReadOnlyList<string> Names, IReadOnlyList<string> Ops, IReadOnlyList<long>? CutBytes);
 
 /// <summary>One agent's latest metrics as the coordinator received them; power may be estimated (see <paramref name="PowerEstimated"/>).</summary>
 public sealed record DeviceView(
@@ -113,7 +137,17 @@ public sealed record DeviceView(
     bool PowerEstimated,
     int Queued,
     long Executed,
-    IReadOnlyList<LinkView> Links);
+    IReadOnlyList<LinkView> Links)
+{
+    /// <summary>The device's temperature (NaN where it has no sensor, or before the first sample).</summary>
+    public double TemperatureC { get; init; } = double.NaN;
+
+    /// <summary>The memory limit the device runs under (cgroup or physical); 0 before the first sample.</summary>
+    public long MemoryLimitBytes { get; init; }
+
+    /// <summary>The ONNX Runtime execution provider the agent runs on; null where the agent does not report one (CPU).</summary>
+    public string? Provider { get; init; }
+}
 
 /// <summary>A link from the device to <paramref name="Peer"/> (a device name): RTT and passively measured bandwidth (0 = not yet).</summary>
 public sealed record LinkView(string Peer, double RttMs, double BytesPerSecond);

@@ -23,6 +23,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly RequestRouter _router;
     private readonly TimeSpan? _metricsInterval;
     private readonly bool _adaptive;
+    private readonly string _source;
+    private readonly ModelLayers? _layers;
+    private readonly IReadOnlyList<LinkSpec> _configuredLinks;
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _disposed;
 
@@ -49,6 +52,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _model = model;
         _options = options;
         _adaptive = planSource.Adaptation is not null;
+        _source = source;
+        _layers = model.Layers is { } layers ? layers with { CutBytes = model.Profile?.CutBytes ?? layers.CutBytes } : null;
+        _configuredLinks = (planSource as AdaptivePlanSource)?.Options.Links ?? [];
         _metricsInterval = options.MetricsInterval ?? (_adaptive ? tick : null);
         _channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
         _health = new AgentHealth(agents, _channels, options, logger);
@@ -129,6 +135,10 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             Adaptation = _loop.Log.Status(),
             Devices = [.. members.Select(m => DeviceViewOf(m, byAddress))],
             Degraded = current?.Degraded,
+            SourceDevice = _source,
+            RecentServed = _router.RecentServed(),
+            Layers = _layers,
+            ConfiguredLinks = _configuredLinks,
         };
     }
 
@@ -139,7 +149,11 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             sample is null ? double.NaN : PlanningStateBuilder.CpuAvailability(sample),
             sample?.MemoryAvailableBytes ?? Interlocked.Read(ref agent.MemoryAvailableBytes), sample?.PowerW ?? double.NaN, sample?.PowerEstimated ?? true,
             sample?.Queued ?? 0, sample?.Executed ?? 0,
-            [.. (sample?.Links ?? []).Select(l => new LinkView(byAddress.GetValueOrDefault(l.Peer, l.Peer), l.RttMs, l.BandwidthBytesPerSecond))]);
+            [.. (sample?.Links ?? []).Select(l => new LinkView(byAddress.GetValueOrDefault(l.Peer, l.Peer), l.RttMs, l.BandwidthBytesPerSecond))])
+        {
+            TemperatureC = sample?.TemperatureC ?? double.NaN,
+            MemoryLimitBytes = sample?.MemoryLimitBytes ?? 0,
+        };
     }
 
     private void Signal() => Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();

@@ -13,7 +13,10 @@ public static class OnnxServing
         [.. model.Inputs.Select(i => new ModelInputSpec(i.Name, (TensorElementType)(int)i.ElementType, i.Shape?.Select(d => d.Value).ToList()))],
         model.OutputNames,
         new PartitionerSource(model),
-        nodeCostsMs);
+        nodeCostsMs)
+    {
+        Layers = new ModelLayers([.. model.Nodes.Select(OnnxModel.NodeLabel)], [.. model.Nodes.Select(n => n.OpType)], null),
+    };
 
     /// <summary>Cuts through <see cref="Partitioner"/>; each partition keeps its content hash for agent caching.</summary>
     public sealed class PartitionerSource(OnnxModel model) : IPartitionSource

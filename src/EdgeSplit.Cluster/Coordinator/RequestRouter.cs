@@ -28,6 +28,7 @@ internal sealed class RequestRouter
     private readonly ConcurrentDictionary<string, TaskCompletionSource<Delivery>> _pending = new(StringComparer.Ordinal);
     private volatile TaskCompletionSource _switched = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _shutdown = new();
+    private readonly ServedWindow _window;
     private long _completed, _failed, _retried, _late, _reroutes;
 
     public RequestRouter(ServedModel model, PlanDeployer deployer, AgentHealth health, AdaptationLoop loop, CoordinatorOptions options, ILogger logger)
@@ -39,6 +40,7 @@ internal sealed class RequestRouter
         _options = options;
         _time = options.TimeProvider;
         _logger = logger;
+        _window = new ServedWindow(_time, TimeSpan.FromMinutes(1), 4096);
         deployer.Switched += _ => Interlocked.Exchange(ref _switched, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         // One attempt means no retry: Polly refuses a retry strategy of zero retries, so add none.
         _retry = options.MaxAttempts <= 1 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder { TimeProvider = _time }.AddRetry(new RetryStrategyOptions
@@ -70,6 +72,9 @@ internal sealed class RequestRouter
     public long Retried => Interlocked.Read(ref _retried);
 
     public int InFlight => _pending.Count;
+
+    /// <summary>The requests answered in the last minute (at most 4096), oldest first.</summary>
+    public IReadOnlyList<ServedSample> RecentServed() => _window.Snapshot();
 
     /// <summary>Raised when a request ends, answered or failed.</summary>
     public event Action? Ended;
@@ -224,6 +229,7 @@ internal sealed class RequestRouter
         var latencyMs = _time.GetElapsedTime(started).TotalMilliseconds;
         var energy = _loop.OnServed(send.Deployment, latencyMs, delivery.Timings);
         var plan = send.Deployment.Plan;
+        _window.Add(latencyMs, energy, plan.Version);
         return new InferResult(delivery.Outputs, plan.Version, attempt) { LatencyMs = latencyMs, Plan = plan, Hops = delivery.Timings, EstimatedEnergyJ = energy };
     }
 

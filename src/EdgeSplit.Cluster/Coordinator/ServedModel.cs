@@ -30,4 +30,7 @@ public sealed record ServedModel(
 {
     /// <summary>The planners' view of the model (see <see cref="ModelProfiling.Measure"/>); adaptive serving falls back to the node costs without it.</summary>
     public SegmentProfile? Profile { get; init; }
+
+    /// <summary>The model's layers for the dashboard (names and operators; the coordinator adds cut sizes from <see cref="Profile"/>).</summary>
+    public ModelLayers? Layers { get; init; }
 }
