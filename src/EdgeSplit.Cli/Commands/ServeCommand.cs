@@ -27,12 +27,13 @@ internal static class ServeCommand
         var noCorrection = new Option<bool>("--no-correction") { Description = "Switch off the cost model's online correction from observed stage and hop times." };
         var rlPolicy = new Option<FileInfo?>("--rl-policy") { Description = "rl: policy file loaded at start (if it exists) and saved on exit." };
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
+        var dashboard = new Option<string?>("--dashboard") { Description = "HOST:PORT of the live dashboard in the browser (HTTP/1.1 on the coordinator's own Kestrel; asks for the token too)." };
         var testbed = new Option<string?>("--testbed") { Description = "A testbed YAML file: the planner takes each device's relative speed, memory and power model, and its links until measured." };
         var energyWeight = new Option<double>("--energy-weight") { Description = "Milliseconds one joule is worth, for --objective weighted.", DefaultValueFactory = _ => 100 };
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
+            model, agents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, dashboard,
         };
         token.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
@@ -75,6 +76,7 @@ internal static class ServeCommand
                 PeerAddresses = bed?.PeerAddresses(),
                 MetricsInterval = TimeSpan.FromSeconds(1),
                 MetricsListen = parse.GetValue(metricsListen),
+                DashboardListen = parse.GetValue(dashboard),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
             var name = Path.GetFileNameWithoutExtension(file.Name);
@@ -112,6 +114,10 @@ internal static class ServeCommand
             }
             await using var _ = host;
             await Console.Error.WriteLineAsync($"serving {file.Name} on {host.Address}: plan {host.CurrentPlan}");
+            if (host.DashboardAddress is { } page)
+            {
+                await Console.Error.WriteLineAsync($"dashboard: http://{page}/{(options.Token is null ? "" : " (asks for the token once, or open it as http://" + page + "/?token=TOKEN)")}");
+            }
             try
             {
                 await host.WaitAsync(ct);

@@ -1,4 +1,5 @@
 using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Cluster.Dashboard;
 using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Graph;
@@ -22,6 +23,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
     private readonly ClusterCoordinator _coordinator;
     private AdaptivePlanSource? _ownedSource;
     private PrometheusEndpoint? _prometheus;
+    private DashboardListener? _dashboard;
+    private readonly List<IDisposable> _following = [];
 
     private CoordinatorHost(WebApplication app, ClusterCoordinator coordinator, string address)
     {
@@ -35,6 +38,9 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     /// <summary>The bound address of the Prometheus endpoint, when one was asked for.</summary>
     public string? MetricsAddress => _prometheus?.Address;
+
+    /// <summary>The bound address of the dashboard's listener, when one was asked for (<see cref="CoordinatorOptions.DashboardListen"/>).</summary>
+    public string? DashboardAddress => _dashboard?.Address;
 
     public Plan? CurrentPlan => _coordinator.CurrentPlan;
 
@@ -98,12 +104,17 @@ public sealed class CoordinatorHost : IAsyncDisposable
             // Checked here, where it is given: a bad one would only show as agents failing to deliver.
             Endpoints.PeerUri(advertise);
         }
+        var dashboard = options.DashboardListen is { } dashboardListen ? new DashboardListener(dashboardListen, options.Token, options.TimeProvider) : null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options, tick,
                 sp.GetService<ILoggerFactory>()?.CreateLogger("coordinator") ?? NullLogger.Instance)),
-            app => app.MapGrpcService<CoordinatorService>());
+            app => app.MapGrpcService<CoordinatorService>(),
+            dashboard is null ? null : dashboard.AddListener,
+            dashboard is null ? null : dashboard.MapBranch);
         var coordinator = app.Services.GetRequiredService<ClusterCoordinator>();
         await app.StartAsync(ct);
+        // Dashboards show the start too: devices coming up, the first plan being deployed.
+        var following = new[] { dashboard?.Feed, options.Dashboard }.OfType<DashboardFeed>().Select(f => f.Follow(coordinator.Status, options.TimeProvider)).ToList();
         try
         {
             var address = GrpcHost.BoundAddress(app);
@@ -114,7 +125,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
                     "the coordinator at {Address} runs without a token: anyone who reaches it can send requests and switch plans; give one with --token-file or EDGESPLIT_TOKEN", address);
             }
             await coordinator.StartAsync(initialPlan, ct);
-            var host = new CoordinatorHost(app, coordinator, address);
+            var host = new CoordinatorHost(app, coordinator, address) { _dashboard = dashboard };
+            host._following.AddRange(following);
             if (options.MetricsListen is { } metricsListen)
             {
                 host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct);
@@ -123,6 +135,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
         }
         catch
         {
+            following.ForEach(f => f.Dispose());
             await coordinator.DisposeAsync();
             await app.DisposeAsync();
             throw;
@@ -149,6 +162,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        _following.ForEach(f => f.Dispose());
         if (_prometheus is not null)
         {
             await _prometheus.DisposeAsync();

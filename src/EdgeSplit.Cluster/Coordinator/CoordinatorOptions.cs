@@ -1,3 +1,4 @@
+using EdgeSplit.Cluster.Dashboard;
 using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Runtime.Codec;
 using Microsoft.Extensions.Logging;
@@ -75,6 +76,15 @@ public sealed record CoordinatorOptions
 
     /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics (it asks for the token too).</summary>
     public string? MetricsListen { get; init; }
+
+    /// <summary>
+    /// Optional HOST:PORT of an HTTP/1.1 listener on the coordinator's own Kestrel serving the live dashboard at /
+    /// (the page asks for the token too).
+    /// </summary>
+    public string? DashboardListen { get; init; }
+
+    /// <summary>A dashboard served elsewhere (demo and bench keep one up for the whole run) that shows this coordinator while it runs.</summary>
+    public DashboardFeed? Dashboard { get; init; }
 
     /// <summary>Feature-map compression of the initial plan.</summary>
     public FeatureMapCompression Compression { get; init; } = FeatureMapCompression.None;

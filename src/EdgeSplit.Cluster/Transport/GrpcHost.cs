@@ -18,7 +18,9 @@ internal static class GrpcHost
         int maxMessageBytes,
         Action<ILoggingBuilder>? configureLogging,
         Action<IServiceCollection> configureServices,
-        Action<WebApplication> mapServices)
+        Action<WebApplication> mapServices,
+        Action<KestrelServerOptions>? configureKestrel = null,
+        Action<WebApplication>? beforeTokenGate = null)
     {
         var endpoint = Endpoints.ParseListen(listen);
         var builder = WebApplication.CreateSlimBuilder();
@@ -34,6 +36,7 @@ internal static class GrpcHost
             // Fewer, larger DATA frames for multi-MB tensors when the peer accepts them.
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.AddServerHeader = false;
+            configureKestrel?.Invoke(kestrel);
         });
         // Kestrel reads sockets into pool blocks: 64 KB blocks move multi-MB tensors in far fewer reads.
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
@@ -49,6 +52,8 @@ internal static class GrpcHost
         builder.Services.AddGrpcHealthChecks().AddCheck("serving", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         configureServices(builder.Services);
         var app = builder.Build();
+        // A branch with its own access rules (the dashboard's listener) goes before the gate.
+        beforeTokenGate?.Invoke(app);
         if (!string.IsNullOrEmpty(token))
         {
             // First in the pipeline, health included: nothing of an unauthenticated call's body is read.
