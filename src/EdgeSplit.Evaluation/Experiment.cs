@@ -29,6 +29,9 @@ public sealed record Experiment(
     /// <summary>Whether the cost model corrects itself from observed stage and hop times.</summary>
     public bool CostCorrection { get; init; } = true;
 
+    /// <summary>A live dashboard that shows each strategy's coordinator while it serves (null: none).</summary>
+    public Cluster.Dashboard.DashboardFeed? Dashboard { get; init; }
+
     public TimeSpan Deadline => RequestDeadline ?? TimeSpan.FromSeconds(5);
 
     /// <summary>Run seconds per scenario second.</summary>

@@ -220,6 +220,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                     HealthInterval = TimeSpan.FromMilliseconds(250),
                     ProbeTimeout = TimeSpan.FromMilliseconds(500),
                     ConfigureLogging = Quiet,
+                    Dashboard = _experiment.Dashboard,
                 };
                 runner.Report(Frame(null, [], "deploying the first plan"));
                 var endpoints = _addresses.Select(a => new AgentEndpoint(a.Key, a.Value)).ToList();

@@ -103,4 +103,8 @@ public sealed record BenchReport(
     IReadOnlyList<StrategyResult> Results,
     IReadOnlyList<ScenarioEvent> Events,
     VerdictCriteria Criteria,
-    string? ClosingNote = null);
+    string? ClosingNote = null)
+{
+    /// <summary>Where the run's live dashboard was while it ran (null: none).</summary>
+    public string? LiveDashboardUrl { get; init; }
+}

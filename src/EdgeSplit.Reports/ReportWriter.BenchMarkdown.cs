@@ -117,6 +117,12 @@ public static partial class ReportWriter
             md.Append('\n');
         }
 
+        if (report.LiveDashboardUrl is { } dashboard)
+        {
+            md.Append("## Live dashboard\n\n").Append("While it ran, this run was shown live at <").Append(dashboard).Append("> (up only during the run): ")
+                .Append("devices, links, the plan over the model's layers, rolling latency, throughput, energy per frame and the planners' decisions, ")
+                .Append("one strategy's coordinator after another. The [plots](#plots) below draw the same measurements after the fact.\n\n");
+        }
         md.Append("## Plots\n\n");
         foreach (var model in models)
         {

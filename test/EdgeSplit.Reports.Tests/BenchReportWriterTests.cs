@@ -133,6 +133,20 @@ public sealed class BenchReportWriterTests(WrittenSyntheticBench written) : ICla
     }
 
     [Fact]
+    public void Report_links_the_live_dashboard_before_the_plots_only_when_one_ran_with_synthetic_results()
+    {
+        Assert.DoesNotContain("## Live dashboard", File.ReadAllText(written.Files.ReportMarkdown), StringComparison.Ordinal);
+        using var temp = new TempDirectory();
+        var files = ReportWriter.Write(written.Report with { LiveDashboardUrl = "http://127.0.0.1:5080/" }, Path.Combine(temp.Path, "out"));
+
+        var markdown = File.ReadAllText(files.ReportMarkdown);
+        var section = markdown.IndexOf("## Live dashboard", StringComparison.Ordinal);
+        Assert.True(section >= 0 && section < markdown.IndexOf("## Plots", StringComparison.Ordinal), "the dashboard's section comes before the plots");
+        Assert.Contains("<http://127.0.0.1:5080/>", markdown, StringComparison.Ordinal);
+        Assert.Contains("[plots](#plots)", markdown, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Writer_leaves_no_temporary_directory_behind_with_synthetic_results()
     {
         var parent = Path.GetDirectoryName(written.Files.Directory)!;

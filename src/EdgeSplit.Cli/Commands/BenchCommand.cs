@@ -40,9 +40,10 @@ internal static class BenchCommand
         var noCorrection = new Option<bool>("--no-correction") { Description = "Switch the cost model's online correction off for the adaptive strategies." };
         var output = new Option<string>("--out") { Description = "Folder for the report.", Required = true };
         var json = CommonOptions.Json();
+        var dashboard = LiveDashboard.Option();
         var command = new Command("bench", "Measure strategies on an emulated testbed through a scenario and write a report (results.json, results.csv, report.md, plots).")
         {
-            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, sweep, table41, output, json,
+            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, sweep, table41, output, json, dashboard,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -81,16 +82,18 @@ internal static class BenchCommand
             if (seconds is { } s && !(s is >= 1 and <= 86_400)) throw new BadInputException($"--duration must be between 1 and 86400 seconds, got {s.ToString(CultureInfo.InvariantCulture)}");
             if (parse.GetValue(concurrency) is < 1 or > 64) throw new BadInputException("--concurrency must be between 1 and 64");
             if (!(parse.GetValue(deadline) is > 0 and <= 600)) throw new BadInputException("--deadline must be between 0 and 600 seconds");
+            await using var live = await LiveDashboard.StartAsync(parse.GetValue(dashboard)!, ct);
             var experiment = new Experiment(names, spec, play, chosen, goal,
                 seconds is { } d ? TimeSpan.FromSeconds(d) : null, parse.GetValue(seed), parse.GetValue(concurrency),
                 TimeSpan.FromSeconds(parse.GetValue(deadline)), $"EdgeSplit bench: {string.Join(", ", names)} on {spec.Name}, scenario {play.Name}")
             {
                 BelievedSpeeds = ParseBeliefs(parse.GetValue(believe), spec),
                 CostCorrection = !parse.GetValue(noCorrection),
+                Dashboard = live?.Feed,
             };
 
-            var report = await WithProgress("bench", progress => new ExperimentRunner(experiment, progress).RunAsync(ct));
-            var written = ReportWriter.Write(report, outDir);
+            var report = await WithProgress("bench", progress => new ExperimentRunner(experiment, LiveDashboard.Labelled(progress, live)).RunAsync(ct));
+            var written = ReportWriter.Write(report with { LiveDashboardUrl = live?.Url }, outDir);
             return Done(parse.GetValue(json), written, report);
         });
         return command;

@@ -23,9 +23,10 @@ internal static class DemoCommand
             Description = "Seconds each strategy runs; the mixed scenario's 120 s timeline is compressed to fit (so the demo ends in about 2 minutes).",
             DefaultValueFactory = _ => 30,
         };
+        var dashboard = LiveDashboard.Option();
         var command = new Command("demo", "The main job: MobileNetV2 split over an emulated Pi 4, Jetson Nano and laptop through changing conditions; static vs adaptive, with a report.")
         {
-            output, duration,
+            output, duration, dashboard,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -34,13 +35,14 @@ internal static class DemoCommand
             var started = Stopwatch.StartNew();
             var testbed = TestbedSpec.Load(EvaluationView.Example(Path.Combine("testbeds", "three-device.yaml")));
             var scenario = Scenario.Load(EvaluationView.Example(Path.Combine("scenarios", "mixed.yaml")));
+            await using var live = await LiveDashboard.StartAsync(parse.GetValue(dashboard)!, ct);
             var experiment = new Experiment(["mobilenetv2"], testbed, scenario, [Strategy.Static, Strategy.Optimal, Strategy.Rl, Strategy.Oracle],
-                Duration: TimeSpan.FromSeconds(seconds), Title: "EdgeSplit demo: MobileNetV2 on an emulated three-device testbed, mixed scenario");
+                Duration: TimeSpan.FromSeconds(seconds), Title: "EdgeSplit demo: MobileNetV2 on an emulated three-device testbed, mixed scenario") { Dashboard = live?.Feed };
             Terminal.Out.MarkupLine($"[bold]EdgeSplit demo[/]: mobilenetv2 on [bold]{Markup.Escape(testbed.Name)}[/] ({string.Join(", ", testbed.Devices.Select(d => $"{Markup.Escape(d.Name)}={Markup.Escape(d.Profile.Name)}"))}), " +
                 $"scenario [bold]{Markup.Escape(scenario.Name)}[/] compressed {scenario.Duration.TotalSeconds:0} s -> {seconds:0} s per strategy; static, optimal, rl, and the hindsight oracle as the yardstick.");
             Terminal.Out.MarkupLine($"[grey]{Markup.Escape(ExperimentRunner.DeviceMode)}; energy estimated from power models.[/]");
-            var report = await LiveRun.RunAsync(experiment, testbed.Devices.Select(d => d.Name).ToList(), ct);
-            var files = ReportWriter.Write(report, parse.GetValue(output)!);
+            var report = await LiveRun.RunAsync(experiment, testbed.Devices.Select(d => d.Name).ToList(), ct, live);
+            var files = ReportWriter.Write(report with { LiveDashboardUrl = live?.Url }, parse.GetValue(output)!);
             Terminal.Out.MarkupLine($"report: [bold]{Markup.Escape(files.ReportMarkdown)}[/] (results.json, results.csv and PNG plots beside it)");
             EvaluationView.WriteSummary(Terminal.Out, report);
             Terminal.Out.MarkupLine($"[grey]demo finished in {started.Elapsed.TotalSeconds.ToString("0.0", CultureInfo.InvariantCulture)} s[/]");
@@ -53,11 +55,11 @@ internal static class DemoCommand
 /// <summary>Runs an experiment with the live view: Spectre Live on a terminal, a plain line every few seconds otherwise.</summary>
 internal static class LiveRun
 {
-    public static async Task<BenchReport> RunAsync(Experiment experiment, IReadOnlyList<string> deviceOrder, CancellationToken ct)
+    public static async Task<BenchReport> RunAsync(Experiment experiment, IReadOnlyList<string> deviceOrder, CancellationToken ct, Cluster.Dashboard.DashboardServer? dashboard = null)
     {
         LiveFrame? latest = null;
         var progress = new Latest(frame => Volatile.Write(ref latest, frame));
-        var runner = new ExperimentRunner(experiment, progress);
+        var runner = new ExperimentRunner(experiment, LiveDashboard.Labelled(progress, dashboard));
         var run = runner.RunAsync(ct);
         if (Terminal.Out.Profile.Capabilities.Interactive && !Console.IsOutputRedirected)
         {

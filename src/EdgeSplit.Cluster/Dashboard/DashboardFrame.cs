@@ -10,30 +10,30 @@ public sealed record DashboardFrame(
     double TimeMs,
     string? Label,
     string? Model,
-    LayoutFrame? Layout,
-    PlanFrame? Plan,
+    DashboardLayout? Layout,
+    DashboardPlan? Plan,
     string? Unavailable,
     string? Degraded,
-    IReadOnlyList<DeviceFrame> Devices,
-    IReadOnlyList<LinkFrame> Links,
-    RequestsFrame Requests,
-    WindowFrame Window,
-    IReadOnlyList<SwitchFrame> Switches,
-    AdaptationFrame? Adaptation);
+    IReadOnlyList<DashboardDevice> Devices,
+    IReadOnlyList<DashboardLink> Links,
+    DashboardRequests Requests,
+    DashboardWindow Window,
+    IReadOnlyList<DashboardSwitch> Switches,
+    DashboardAdaptation? Adaptation);
 
 /// <summary>The served model's layers (labels and operators), the bytes crossing each cut where profiled, and the configured links.</summary>
-public sealed record LayoutFrame(IReadOnlyList<string> Layers, IReadOnlyList<string> Ops, IReadOnlyList<long>? CutBytes, IReadOnlyList<LinkFrame> ConfiguredLinks);
+public sealed record DashboardLayout(IReadOnlyList<string> Layers, IReadOnlyList<string> Ops, IReadOnlyList<long>? CutBytes, IReadOnlyList<DashboardLink> ConfiguredLinks);
 
 /// <summary>The plan in force: its version, feature-map compression and stages (inclusive node ranges).</summary>
-public sealed record PlanFrame(long Version, string Compression, IReadOnlyList<StageFrame> Stages);
+public sealed record DashboardPlan(long Version, string Compression, IReadOnlyList<DashboardStage> Stages);
 
-public sealed record StageFrame(string Device, int FirstNode, int LastNode);
+public sealed record DashboardStage(string Device, int FirstNode, int LastNode);
 
 /// <summary>
 /// One device: state, CPU busy and free for EdgeSplit (0..1), memory, power (<see cref="PowerEstimated"/>: from the
 /// profile's power model, not a sensor), temperature, the execution provider ("cpu" where the agent reports none).
 /// </summary>
-public sealed record DeviceFrame(
+public sealed record DashboardDevice(
     string Name,
     string Address,
     bool Alive,
@@ -51,22 +51,22 @@ public sealed record DeviceFrame(
     double? SampleAgeS);
 
 /// <summary>A link from <see cref="From"/> to <see cref="To"/>: bandwidth in bytes per second and RTT (null = not measured yet).</summary>
-public sealed record LinkFrame(string From, string To, double? BytesPerSecond, double? RttMs);
+public sealed record DashboardLink(string From, string To, double? BytesPerSecond, double? RttMs);
 
 /// <summary>Request counters since the coordinator started.</summary>
-public sealed record RequestsFrame(long Completed, long Failed, long Retried, int InFlight);
+public sealed record DashboardRequests(long Completed, long Failed, long Retried, int InFlight);
 
 /// <summary>
 /// The rolling window over the last <see cref="Seconds"/>: latency p50 and p95, answered requests per second,
 /// energy per frame estimated from power models; <see cref="LastSequence"/> grows with every answered request.
 /// </summary>
-public sealed record WindowFrame(double Seconds, int Samples, double? P50Ms, double? P95Ms, double PerSecond, double? EnergyPerFrameJ, long LastSequence);
+public sealed record DashboardWindow(double Seconds, int Samples, double? P50Ms, double? P95Ms, double PerSecond, double? EnergyPerFrameJ, long LastSequence);
 
 /// <summary>One plan switch: versions, how long deploy + warm + switch took, why, and when (Unix ms).</summary>
-public sealed record SwitchFrame(long FromVersion, long ToVersion, double DurationMs, string Reason, double TimeMs);
+public sealed record DashboardSwitch(long FromVersion, long ToVersion, double DurationMs, string Reason, double TimeMs);
 
 /// <summary>The adaptation loop: planner, objective, counters, and its latest decisions, newest last.</summary>
-public sealed record AdaptationFrame(
+public sealed record DashboardAdaptation(
     string Planner,
     string Objective,
     bool CostCorrection,
@@ -74,10 +74,10 @@ public sealed record AdaptationFrame(
     long Switches,
     double LastDecisionMs,
     double MeanDecisionMs,
-    IReadOnlyList<DecisionFrame> Recent);
+    IReadOnlyList<DashboardDecision> Recent);
 
 /// <summary>One decision: when (Unix ms), why, whether it switched, the plans and the objective's values, the predicted gain.</summary>
-public sealed record DecisionFrame(
+public sealed record DashboardDecision(
     double TimeMs,
     string Reason,
     bool Switched,

@@ -14,8 +14,8 @@ public static class DashboardFrames
 
     /// <summary>A frame for a page with no coordinator to show (between two runs of a bench).</summary>
     public static DashboardFrame Idle(DateTimeOffset now, string? label) =>
-        new(0, now.ToUnixTimeMilliseconds(), label, null, null, null, "no coordinator is running now", null, [], [], new RequestsFrame(0, 0, 0, 0),
-            new WindowFrame(Window.TotalSeconds, 0, null, null, 0, null, 0), [], null);
+        new(0, now.ToUnixTimeMilliseconds(), label, null, null, null, "no coordinator is running now", null, [], [], new DashboardRequests(0, 0, 0, 0),
+            new DashboardWindow(Window.TotalSeconds, 0, null, null, 0, null, 0), [], null);
 
     /// <summary>The frame for <paramref name="status"/> taken at <paramref name="now"/> (the coordinator's clock); <paramref name="withLayout"/> adds the static part.</summary>
     public static DashboardFrame Build(CoordinatorStatus status, DateTimeOffset now, string? label, long generation, bool withLayout)
@@ -24,47 +24,47 @@ public static class DashboardFrames
         var devices = status.Agents.Select(a =>
         {
             var d = byName.GetValueOrDefault(a.Name);
-            return new DeviceFrame(a.Name, a.Address, a.Alive, a.Name == status.SourceDevice,
+            return new DashboardDevice(a.Name, a.Address, a.Alive, a.Name == status.SourceDevice,
                 Finite(d?.CpuUtilisation), Finite(d?.CpuAvailability), d?.MemoryAvailableBytes ?? 0, d?.MemoryLimitBytes ?? 0,
                 Finite(d?.PowerW), d?.PowerEstimated ?? true, Finite(d?.TemperatureC), d?.Provider ?? "cpu", d?.Queued ?? 0, d?.Executed ?? 0,
                 d?.Time is { } t ? Math.Max(0, (now - t).TotalSeconds) : null);
         }).ToList();
-        var links = status.Devices.SelectMany(d => d.Links.Select(l => new LinkFrame(d.Name, l.Peer, l.BytesPerSecond > 0 ? l.BytesPerSecond : null, Finite(l.RttMs)))).ToList();
+        var links = status.Devices.SelectMany(d => d.Links.Select(l => new DashboardLink(d.Name, l.Peer, l.BytesPerSecond > 0 ? l.BytesPerSecond : null, Finite(l.RttMs)))).ToList();
         var layout = withLayout
-            ? new LayoutFrame(status.Layers?.Names ?? [], status.Layers?.Ops ?? [], status.Layers?.CutBytes,
-                [.. status.ConfiguredLinks.Select(l => new LinkFrame(l.From, l.To, l.BytesPerSecond, l.RttMs))])
+            ? new DashboardLayout(status.Layers?.Names ?? [], status.Layers?.Ops ?? [], status.Layers?.CutBytes,
+                [.. status.ConfiguredLinks.Select(l => new DashboardLink(l.From, l.To, l.BytesPerSecond, l.RttMs))])
             : null;
         var plan = status.Plan is { } p
-            ? new PlanFrame(p.Version, status.Compression.ToString().ToLowerInvariant(), [.. p.Stages.Select(s => new StageFrame(s.Device, s.FirstNode, s.LastNode))])
+            ? new DashboardPlan(p.Version, status.Compression.ToString().ToLowerInvariant(), [.. p.Stages.Select(s => new DashboardStage(s.Device, s.FirstNode, s.LastNode))])
             : null;
         var switches = status.Switches.TakeLast(RecentSwitches)
-            .Select(s => new SwitchFrame(s.FromVersion, s.ToVersion, s.Duration.TotalMilliseconds, s.Reason, s.Time.ToUnixTimeMilliseconds())).ToList();
+            .Select(s => new DashboardSwitch(s.FromVersion, s.ToVersion, s.Duration.TotalMilliseconds, s.Reason, s.Time.ToUnixTimeMilliseconds())).ToList();
         var adaptation = status.Adaptation is { } a
-            ? new AdaptationFrame(a.Planner, a.Objective, a.CostCorrection, a.Decisions, a.Switches, a.LastDecisionMs, a.MeanDecisionMs,
-                [.. a.Recent.TakeLast(RecentDecisions).Select(r => new DecisionFrame(r.Time.ToUnixTimeMilliseconds(), r.Reason, r.Switched, r.Detail, r.OldPlan, r.Plan,
+            ? new DashboardAdaptation(a.Planner, a.Objective, a.CostCorrection, a.Decisions, a.Switches, a.LastDecisionMs, a.MeanDecisionMs,
+                [.. a.Recent.TakeLast(RecentDecisions).Select(r => new DashboardDecision(r.Time.ToUnixTimeMilliseconds(), r.Reason, r.Switched, r.Detail, r.OldPlan, r.Plan,
                     Finite(r.OldValue), Finite(r.NewValue), Finite(r.PredictedGain), r.DecisionMs))])
             : null;
         return new DashboardFrame(generation, now.ToUnixTimeMilliseconds(), label, status.Model, layout, plan, status.Unavailable, status.Degraded,
-            devices, links, new RequestsFrame(status.Completed, status.Failed, status.Retried, status.InFlight), Rolling(status.RecentServed, now), switches, adaptation);
+            devices, links, new DashboardRequests(status.Completed, status.Failed, status.Retried, status.InFlight), Rolling(status.RecentServed, now), switches, adaptation);
     }
 
     /// <summary>
     /// p50, p95, rate and energy over the requests answered in the last <see cref="Window"/>. The rate divides by the
     /// window, or by the time since the first request when the coordinator has answered for less than that.
     /// </summary>
-    internal static WindowFrame Rolling(IReadOnlyList<ServedSample> served, DateTimeOffset now)
+    internal static DashboardWindow Rolling(IReadOnlyList<ServedSample> served, DateTimeOffset now)
     {
         var from = now - Window;
         var recent = served.Where(s => s.Time > from).ToList();
         var last = served.Count > 0 ? served[^1].Sequence : 0;
         if (recent.Count == 0)
         {
-            return new WindowFrame(Window.TotalSeconds, 0, null, null, 0, null, last);
+            return new DashboardWindow(Window.TotalSeconds, 0, null, null, 0, null, last);
         }
         var stats = LatencyStats.From([.. recent.Select(s => s.LatencyMs)]);
         var span = served[0].Time > from ? Math.Max(1, (now - served[0].Time).TotalSeconds) : Window.TotalSeconds;
         var energies = recent.Select(s => s.EstimatedEnergyJ).Where(double.IsFinite).ToList();
-        return new WindowFrame(Window.TotalSeconds, recent.Count, stats.P50Ms, stats.P95Ms, recent.Count / span, energies.Count > 0 ? energies.Average() : null, last);
+        return new DashboardWindow(Window.TotalSeconds, recent.Count, stats.P50Ms, stats.P95Ms, recent.Count / span, energies.Count > 0 ? energies.Average() : null, last);
     }
 
     private static double? Finite(double? value) => value is { } v && double.IsFinite(v) ? v : null;
