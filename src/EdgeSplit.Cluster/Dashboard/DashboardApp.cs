@@ -77,7 +77,7 @@ internal static class DashboardApp
                     break;
                 case "/api/frame":
                     context.Response.Headers.CacheControl = "no-store";
-                    await context.Response.WriteAsJsonAsync(Frame(-1, out _), context.RequestAborted);
+                    await context.Response.WriteAsJsonAsync(Frame(DashboardFrames.Cursor.None), context.RequestAborted);
                     break;
                 default:
                     context.Response.StatusCode = StatusCodes.Status404NotFound;
@@ -111,19 +111,20 @@ internal static class DashboardApp
         private async IAsyncEnumerable<SseItem<DashboardFrame>> FramesAsync([EnumeratorCancellation] CancellationToken ct)
         {
             using var timer = new PeriodicTimer(Interval, time);
-            var shown = -1L;
+            var sent = DashboardFrames.Cursor.None;
             do
             {
-                yield return new SseItem<DashboardFrame>(Frame(shown, out shown), "frame");
+                var frame = Frame(sent);
+                sent = sent.After(frame);
+                yield return new SseItem<DashboardFrame>(frame, "frame");
             }
             while (await timer.WaitForNextTickAsync(ct));
         }
 
-        /// <summary>The frame now; the layout comes along when the coordinator shown differs from <paramref name="shown"/>.</summary>
-        private DashboardFrame Frame(long shown, out long generation)
+        /// <summary>The frame now, for a page that has got <paramref name="sent"/>.</summary>
+        private DashboardFrame Frame(DashboardFrames.Cursor sent)
         {
             var following = feed.Current;
-            generation = following?.Generation ?? 0;
             if (following is null)
             {
                 return DashboardFrames.Idle(time.GetUtcNow(), feed.Label);
@@ -137,7 +138,7 @@ internal static class DashboardApp
             {
                 return DashboardFrames.Idle(time.GetUtcNow(), feed.Label);
             }
-            return DashboardFrames.Build(status, following.Time.GetUtcNow(), feed.Label, following.Generation, withLayout: following.Generation != shown);
+            return DashboardFrames.Build(status, following.Time.GetUtcNow(), feed.Label, following.Generation, sent);
         }
     }
 }

@@ -65,7 +65,7 @@ public sealed record DashboardWindow(double Seconds, int Samples, double? P50Ms,
 /// <summary>One plan switch: versions, how long deploy + warm + switch took, why, and when (Unix ms).</summary>
 public sealed record DashboardSwitch(long FromVersion, long ToVersion, double DurationMs, string Reason, double TimeMs);
 
-/// <summary>The adaptation loop: planner, objective, counters, and its latest decisions, newest last.</summary>
+/// <summary>The adaptation loop: planner, objective, counters, and the decisions the page has not seen yet, oldest first.</summary>
 public sealed record DashboardAdaptation(
     string Planner,
     string Objective,
@@ -76,8 +76,9 @@ public sealed record DashboardAdaptation(
     double MeanDecisionMs,
     IReadOnlyList<DashboardDecision> Recent);
 
-/// <summary>One decision: when (Unix ms), why, whether it switched, the plans and the objective's values, the predicted gain.</summary>
+/// <summary>One decision: its number in the log, when (Unix ms), why, whether it switched, the plans and the objective's values, the predicted gain.</summary>
 public sealed record DashboardDecision(
+    long Sequence,
     double TimeMs,
     string Reason,
     bool Switched,

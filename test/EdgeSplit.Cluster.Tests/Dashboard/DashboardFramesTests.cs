@@ -1,5 +1,6 @@
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Dashboard;
+using EdgeSplit.Runtime.Codec;
 
 namespace EdgeSplit.Cluster.Tests.Dashboard;
 
@@ -39,6 +40,31 @@ public sealed class DashboardFramesTests
         // 8 requests over the 2 s since the first, not over 10 s; energy unknown stays unknown.
         Assert.Equal(4, window.PerSecond, 6);
         Assert.Null(window.EnergyPerFrameJ);
+    }
+
+    [Fact]
+    public void A_page_gets_the_layout_once_per_coordinator_and_each_decision_once()
+    {
+        var recent = Enumerable.Range(1, 64).Select(i => new DecisionRecord(Now.AddSeconds(i - 64), i % 8 == 0, i % 8 == 0 ? "Worthwhile" : "ConditionsUnchanged", "", null, $"p{i}", 2, 1, 1, 0.1)).ToList();
+        var status = new CoordinatorStatus(null, FeatureMapCompression.None, [], 0, 0, 0, 0, [], null, "m", [], [])
+        {
+            // 100 decisions so far; the coordinator keeps the latest 64, numbered 37..100.
+            Adaptation = new AdaptationStatus("optimal", "latency", true, new Dictionary<string, long>(), 100, 8, recent, 0.1, 0.1, 0),
+            Layers = new ModelLayers(["a", "b"], ["Conv", "Relu"], [1000]),
+        };
+
+        var first = DashboardFrames.Build(status, Now, null, 3, DashboardFrames.Cursor.None);
+        var again = DashboardFrames.Build(status, Now, null, 3, DashboardFrames.Cursor.None.After(first) with { Decisions = 98 });
+        var other = DashboardFrames.Build(status, Now, null, 4, DashboardFrames.Cursor.None.After(first));
+
+        Assert.Equal(["a", "b"], first.Layout!.Layers);
+        Assert.Equal(Enumerable.Range(37, 64).Select(i => (long)i), first.Adaptation!.Recent.Select(d => d.Sequence));
+        Assert.Equal("p1", first.Adaptation.Recent[0].Plan);
+        Assert.Null(again.Layout);
+        Assert.Equal([(99L, "p63"), (100L, "p64")], again.Adaptation!.Recent.Select(d => (d.Sequence, d.Plan)));
+        // Another coordinator: its layout and its whole log again.
+        Assert.NotNull(other.Layout);
+        Assert.Equal(64, other.Adaptation!.Recent.Count);
     }
 
     [Fact]

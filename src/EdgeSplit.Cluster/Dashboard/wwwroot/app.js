@@ -7,6 +7,7 @@
   const state = {
     generation: -1, layout: null, colors: new Map(), markers: [], markerKeys: new Set(),
     lastSequence: -1, lastFailed: null, lastTime: null, planKey: null, switchKey: null, frames: 0,
+    decisions: [], lastDecision: 0, decisionsDrawn: null,
   };
   const $ = id => document.getElementById(id);
 
@@ -264,12 +265,21 @@
     $("adaptation").textContent = a
       ? `planner ${a.planner}, objective ${a.objective}, cost correction ${a.costCorrection ? "on" : "off"}: ${a.decisions} decisions, ${a.switches} switches; last decision ${a.lastDecisionMs.toFixed(2)} ms (mean ${a.meanDecisionMs.toFixed(2)} ms)`
       : "this coordinator's plan source does not adapt: plans change only when a device dies or returns";
-    const quiet = $("quiet").checked;
-    const rows = (a?.recent ?? []).filter(r => quiet || !["ConditionsUnchanged", "SamePlan"].includes(r.reason)).slice().reverse();
+    // The coordinator keeps only its latest decisions and sends each once: the page keeps the log.
+    for (const r of a?.recent ?? []) {
+      if (r.sequence > state.lastDecision) { state.decisions.push(r); state.lastDecision = r.sequence; }
+    }
+    if (state.decisions.length > 500) state.decisions.splice(0, state.decisions.length - 500);
+    const quiet = $("quiet").checked, drawn = `${state.generation}:${state.lastDecision}:${quiet}:${state.switchKey}`;
+    // A switch completes after the decision that asked for it: the first one to end at or after it.
+    const switchOf = r => (f.switches ?? []).find(s => s.timeMs >= r.timeMs);
+    if (drawn === state.decisionsDrawn) return;
+    state.decisionsDrawn = drawn;
+    const rows = state.decisions.filter(r => quiet || !["ConditionsUnchanged", "SamePlan"].includes(r.reason)).slice(-60).reverse();
     $("decisions").tBodies[0].replaceChildren(...rows.map(r => el("tr", { className: r.switched ? "switched" : "" },
       el("td", {}, clock(r.timeMs)),
       el("td", {}, r.reason),
-      el("td", {}, r.switched ? "yes" : "no"),
+      el("td", {}, !r.switched ? "no" : switchOf(r) ? `v${switchOf(r).toVersion} in ${ms(switchOf(r).durationMs)} ms` : "yes, deploying"),
       el("td", { className: "plan" }, r.oldPlan && r.oldPlan !== r.plan ? `${r.oldPlan} \u2192 ${r.plan}` : r.plan),
       el("td", { className: "num" }, `${fixed(r.oldValue, 3)} \u2192 ${fixed(r.newValue, 3)}`),
       el("td", { className: "num" }, fixed(r.predictedGain, 3)),
@@ -283,6 +293,7 @@
       state.generation = f.generation;
       state.layout = f.layout ?? (f.generation === 0 ? null : state.layout);
       state.lastSequence = -1; state.lastFailed = null; state.planKey = null; state.switchKey = null;
+      state.decisions = []; state.lastDecision = 0; state.decisionsDrawn = null;
       if (f.model) marker(`gen:${f.generation}`, f.timeMs / 1000, f.label ?? f.model, "#1d2330");
     }
     renderHeader(f);
