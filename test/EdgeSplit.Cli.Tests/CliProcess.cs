@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeSplit.Cli.Tests;
 
 /// <summary>What one run of the real <c>edgesplit</c> executable printed and returned.</summary>
@@ -17,28 +15,12 @@ internal static class CliProcess
 
     public static CliResult Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
-    public static CliResult Run(TimeSpan timeout, params string[] args)
+    public static CliResult Run(TimeSpan timeout, params string[] args) => Run(timeout, new Dictionary<string, string>(), args);
+
+    /// <summary>Runs with extra environment variables (e.g. <c>EDGESPLIT_ORT_LIBRARY</c>).</summary>
+    public static CliResult Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Dll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["NO_COLOR"] = "1";
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"edgesplit {string.Join(' ', args)} did not finish in {timeout}");
-        }
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+        var variables = new Dictionary<string, string>(environment) { ["NO_COLOR"] = "1" };
+        return ToolProcess.Run("dotnet", [Dll, .. args], timeout, Environment.CurrentDirectory, environment: variables);
     }
 }

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Providers;
 using Google.Protobuf;
 using Spectre.Console;
 
@@ -20,10 +21,12 @@ internal static class RunCommand
         var threads = ModelOptions.Threads();
         var seed = ModelOptions.Seed();
         var json = CommonOptions.Json();
+        var providers = new ProviderOptions();
         var command = new Command("run", "Run the whole model on this device: latency p50/p95 and the top-5 classes.")
         {
             model, input, random, count, inputShape, threads, seed, json,
         };
+        providers.AddTo(command);
         CommandRunner.SetAction(command, (parse, cancellation) =>
         {
             var runs = parse.GetValue(count);
@@ -36,6 +39,7 @@ internal static class RunCommand
             {
                 throw new BadInputException("give either --input IMAGE or --random, not both");
             }
+            var provider = providers.Parse(parse);
             var onnx = ModelOptions.Load(parse.GetValue(model)!);
             var shapes = InputShapes.Resolve(onnx, parse.GetValue(inputShape));
             IReadOnlyList<TensorData> inputs;
@@ -52,7 +56,11 @@ internal static class RunCommand
                 inputs = RandomInputs.Create(onnx, shapes, parse.GetValue(seed));
             }
             var threadCount = ModelOptions.CheckThreads(parse.GetValue(threads));
-            var result = BaselineRunner.Run(onnx.Proto.ToByteArray(), inputs, runs, threadCount, cancellation);
+            var result = BaselineRunner.Run(onnx.Proto.ToByteArray(), inputs, runs, threadCount, cancellation, provider);
+            if (ProviderOptions.FallbackWarning(result.Provider) is { } warning)
+            {
+                Console.Error.WriteLine(warning);
+            }
 
             if (parse.GetValue(json))
             {
@@ -61,6 +69,11 @@ internal static class RunCommand
                     Model = onnx.DisplayName,
                     Input = imagePath ?? "random",
                     Threads = threadCount,
+                    Provider = result.Provider.Used,
+                    ProviderRequested = result.Provider.Requested,
+                    result.Provider.FallbackReason,
+                    OrtVersion = OrtLibrary.Version,
+                    OrtLibrary = OrtLibrary.MappedPath(),
                     Count = result.Latency.Count,
                     result.WarmupRuns,
                     P50Ms = result.Latency.P50Ms,
@@ -72,7 +85,7 @@ internal static class RunCommand
                 return Task.FromResult(ExitCodes.Ok);
             }
             Terminal.Out.MarkupLine(
-                $"[bold]{Markup.Escape(onnx.DisplayName)}[/] on this device, {threadCount} thread(s): " +
+                $"[bold]{Markup.Escape(onnx.DisplayName)}[/] on this device, {Markup.Escape(result.Provider.Used)}, {threadCount} thread(s): " +
                 $"p50 {result.Latency.P50Ms.ToString("F2", CultureInfo.InvariantCulture)} ms, p95 {result.Latency.P95Ms.ToString("F2", CultureInfo.InvariantCulture)} ms " +
                 $"over {result.Latency.Count} runs after {result.WarmupRuns} warm-up runs");
             if (result.Top5.Count > 0)

@@ -23,12 +23,15 @@ internal static class VerifyCommand
             DefaultValueFactory = _ => "none",
         };
         var json = CommonOptions.Json();
+        var providers = new ProviderOptions();
         var command = new Command("verify", "Check that the chained partitions reproduce the monolithic output (max abs diff <= 1e-4) at every cut.")
         {
             model, inputShape, cuts, threads, seed, compress, json,
         };
+        providers.AddTo(command);
         CommandRunner.SetAction(command, (parse, cancellation) =>
         {
+            var provider = providers.Parse(parse);
             var onnx = ModelOptions.Load(parse.GetValue(model)!);
             var inputs = RandomInputs.Create(onnx, InputShapes.Resolve(onnx, parse.GetValue(inputShape)), parse.GetValue(seed));
             var selected = Verifier.SpreadCuts(onnx, ParseCount(parse.GetValue(cuts)!));
@@ -46,14 +49,19 @@ internal static class VerifyCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask($"verify {Path.GetFileName(onnx.DisplayName)}", maxValue: Math.Max(1, selected.Count));
-                    report = Verifier.Verify(onnx, selected, inputs, threadCount, onHop, types, _ => task.Increment(1), cancellation);
+                    report = Verifier.Verify(onnx, selected, inputs, threadCount, onHop, types, _ => task.Increment(1), cancellation, provider);
                 });
+            if (ProviderOptions.FallbackWarning(report.Provider) is { } warning)
+            {
+                Console.Error.WriteLine(warning);
+            }
 
             if (asJson)
             {
                 Terminal.WriteJson(new
                 {
                     Model = onnx.DisplayName,
+                    Provider = report.Provider.Used,
                     report.CutsChecked,
                     report.MaxAbsDiff,
                     Tolerance = Verifier.AbsoluteTolerance,
