@@ -1,0 +1,60 @@
+namespace EdgeSplit.Graph.Tiling;
+
+/// <summary>
+/// One spatial axis of a sliding window (Conv, MaxPool, AveragePool, LpPool, or Pad as a 1-wide
+/// window): which input positions an output position reads. Pointwise ops are the 1-wide window
+/// without padding.
+/// </summary>
+internal readonly record struct AxisWindow(long Kernel, long Stride, long Dilation, long PadBegin, long PadEnd, bool CeilMode)
+{
+    public static AxisWindow Pointwise { get; } = new(1, 1, 1, 0, 0, false);
+
+    /// <summary>Input positions one output position spans, dilation included.</summary>
+    public long Span => (Dilation * (Kernel - 1)) + 1;
+
+    /// <summary>
+    /// Output size along this axis, as ONNX Runtime computes it: floor, or ceil without a last
+    /// window that would start inside the end padding.
+    /// </summary>
+    public long OutputExtent(long input)
+    {
+        var room = input + PadBegin + PadEnd - Span;
+        if (room < 0)
+        {
+            return 0;
+        }
+        var extent = (CeilMode ? (room + Stride - 1) / Stride : room / Stride) + 1;
+        if (CeilMode && (extent - 1) * Stride >= input + PadBegin)
+        {
+            extent--;
+        }
+        return extent;
+    }
+
+    /// <summary>
+    /// The input positions <paramref name="output"/> reads, before clipping: negative positions
+    /// and those past the input's end are padding.
+    /// </summary>
+    public PixelRange Needed(PixelRange output) =>
+        new((output.Start * Stride) - PadBegin, ((output.End - 1) * Stride) - PadBegin + Span);
+
+    /// <summary>
+    /// The padding a tile's copy of this window needs so that its input (<paramref name="output"/>'s
+    /// needs, clipped to the real input) gives exactly <paramref name="output"/>: padding only
+    /// where the tile touches the image border; interior borders read real neighbours instead.
+    /// </summary>
+    public AxisWindow ForTile(PixelRange output, long inputExtent, long outputExtent)
+    {
+        var needed = Needed(output);
+        var clipped = needed.Clip(inputExtent);
+        var begin = clipped.Start - needed.Start;
+        var end = needed.End - clipped.End;
+        if (end > PadEnd && CeilMode && output.End == outputExtent)
+        {
+            // The last window of a ceil-mode pool runs past the end padding: keep ceil mode and
+            // the original padding so that window is cut exactly as in the whole image.
+            return this with { PadBegin = begin, PadEnd = PadEnd };
+        }
+        return this with { PadBegin = begin, PadEnd = end, CeilMode = false };
+    }
+}
