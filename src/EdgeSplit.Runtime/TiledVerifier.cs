@@ -27,19 +27,34 @@ public sealed record TiledVerifyReport(TileGrid Grid, IReadOnlyList<TileCheck> C
 /// </summary>
 public static class TiledVerifier
 {
-    /// <summary>Picks <paramref name="count"/> tileable cuts spread evenly (all when count is null or larger).</summary>
-    public static IReadOnlyList<int> SpreadCuts(SpatialAnalysis analysis, int? count)
+    /// <summary>
+    /// The tileable cuts <paramref name="grid"/> fits (spread over <paramref name="count"/> of them;
+    /// all when null), and the tileable cuts it is too fine for, with why.
+    /// </summary>
+    public static (IReadOnlyList<int> Cuts, IReadOnlyList<(int Cut, string Reason)> TooFine) CutsFor(SpatialAnalysis analysis, TileGrid grid, int? count)
     {
-        var cuts = analysis.TileableCuts;
-        if (count is null || count >= cuts.Count)
-        {
-            return cuts;
-        }
         if (count <= 0)
         {
             throw new BadInputException($"--cuts must be 'all' or a positive number, got {count}");
         }
-        return [.. Enumerable.Range(0, count.Value).Select(i => cuts[(int)((i + 0.5) * cuts.Count / count.Value)]).Distinct()];
+        var fit = new List<int>();
+        var tooFine = new List<(int, string)>();
+        foreach (var cut in analysis.TileableCuts)
+        {
+            if (TileLayout.TryCompute(analysis, cut, grid, out var reason) is null)
+            {
+                tooFine.Add((cut, reason!));
+            }
+            else
+            {
+                fit.Add(cut);
+            }
+        }
+        if (count is null || count >= fit.Count)
+        {
+            return (fit, tooFine);
+        }
+        return ([.. Enumerable.Range(0, count.Value).Select(i => fit[(int)((i + 0.5) * fit.Count / count.Value)]).Distinct()], tooFine);
     }
 
     public static TiledVerifyReport Verify(
@@ -53,7 +68,7 @@ public static class TiledVerifier
         CancellationToken cancellation = default)
     {
         var model = analysis.Model;
-        // Lay every cut out first, so a non-tileable cut or too fine a grid fails before any work.
+        // Lay every cut out first, so a cut that is not tileable or too fine a grid fails before any work.
         var layouts = cuts.Select(c => TileLayout.Compute(analysis, c, grid)).ToList();
         var inputNames = model.Inputs.Select(i => i.Name).ToHashSet(StringComparer.Ordinal);
         var exposed = layouts.SelectMany(l => model.Cuts[l.Cut].Tensors).Where(t => !inputNames.Contains(t)).Distinct(StringComparer.Ordinal).ToList();

@@ -57,8 +57,8 @@ internal static class VerifyCommand
                 }
                 var grid = TileGrid.Parse(tileSpec);
                 var analysis = SpatialAnalysis.Analyse(onnx, shapes);
-                var tileCuts = TileCuts(analysis, parse.GetValue(upto), ParseCount(parse.GetValue(cuts)!));
-                return Task.FromResult(VerifyTiles(analysis, tileCuts, grid, inputs, threadCount, asJson, cancellation));
+                var (tileCuts, tooFine) = TileCuts(analysis, grid, parse.GetValue(upto), ParseCount(parse.GetValue(cuts)!));
+                return Task.FromResult(VerifyTiles(analysis, tileCuts, tooFine, grid, inputs, threadCount, asJson, cancellation));
             }
             var selected = Verifier.SpreadCuts(onnx, ParseCount(parse.GetValue(cuts)!));
             Func<TensorData, TensorData>? onHop = compression == FeatureMapCompression.None ? null : t => FeatureMapCodec.RoundTrip(t, compression);
@@ -107,8 +107,8 @@ internal static class VerifyCommand
         return command;
     }
 
-    /// <summary>The tileable cuts to check: the one <c>--upto</c> names, or all (spread over <c>--cuts N</c>).</summary>
-    private static IReadOnlyList<int> TileCuts(SpatialAnalysis analysis, string? upto, int? count)
+    /// <summary>The tileable cuts to check: the one <c>--upto</c> names, or all the grid fits (spread over <c>--cuts N</c>), and those it is too fine for.</summary>
+    private static (IReadOnlyList<int> Cuts, IReadOnlyList<(int Cut, string Reason)> TooFine) TileCuts(SpatialAnalysis analysis, TileGrid grid, string? upto, int? count)
     {
         var name = analysis.Model.DisplayName;
         if (upto is not null && !upto.Equals("all", StringComparison.OrdinalIgnoreCase))
@@ -128,16 +128,22 @@ internal static class VerifyCommand
                     ? $"cut {cut} of '{name}' is not tileable: {why}; no cut of it is"
                     : $"cut {cut} of '{name}' is not tileable: {why}; tileable cuts are {Ranges(tileable)}");
             }
-            return [cut];
+            TileLayout.Compute(analysis, cut, grid);
+            return ([cut], []);
         }
         if (analysis.TileableCuts.Count == 0)
         {
             throw new BadInputException($"no cut of '{name}' is tileable: {analysis.PrefixEndReason}");
         }
-        return TiledVerifier.SpreadCuts(analysis, count);
+        var (cuts, tooFine) = TiledVerifier.CutsFor(analysis, grid, count);
+        if (cuts.Count == 0)
+        {
+            throw new BadInputException($"a {grid} grid is too fine for every tileable cut of '{name}' ({tooFine[0].Reason}); use fewer tiles");
+        }
+        return (cuts, tooFine);
     }
 
-    private static int VerifyTiles(SpatialAnalysis analysis, IReadOnlyList<int> tileCuts, TileGrid grid, IReadOnlyList<TensorData> inputs, int threads, bool asJson, CancellationToken cancellation)
+    private static int VerifyTiles(SpatialAnalysis analysis, IReadOnlyList<int> tileCuts, IReadOnlyList<(int Cut, string Reason)> tooFine, TileGrid grid, IReadOnlyList<TensorData> inputs, int threads, bool asJson, CancellationToken cancellation)
     {
         var onnx = analysis.Model;
         // Types observed in one real run cover operators the static rules do not know.
@@ -162,6 +168,7 @@ internal static class VerifyCommand
                 Tiles = grid.ToString(),
                 report.CutsChecked,
                 TileableCuts = analysis.TileableCuts.Count,
+                TooFine = tooFine.Select(t => new { t.Cut, t.Reason }),
                 report.MaxAbsDiff,
                 Tolerance = Verifier.AbsoluteTolerance,
                 report.Passed,
@@ -204,6 +211,10 @@ internal static class VerifyCommand
             Terminal.Out.MarkupLine(
                 $"{(report.Passed ? "[green]PASS[/]" : "[red]FAIL[/]")} {Markup.Escape(onnx.DisplayName)}: {report.CutsChecked} of {analysis.TileableCuts.Count} tileable cuts checked with {grid} tiles in {seconds.ToString("F1", CultureInfo.InvariantCulture)} s, " +
                 $"max abs diff {report.MaxAbsDiff.ToString("E3", CultureInfo.InvariantCulture)} (tolerance {Verifier.AbsoluteTolerance:E0}, scaled by magnitude above 1){overhead}");
+            if (tooFine.Count > 0)
+            {
+                Terminal.Out.MarkupLine($"{tooFine.Count} tileable cuts skipped, the grid too fine for them ({Markup.Escape(Ranges([.. tooFine.Select(t => t.Cut)]))}): {Markup.Escape(tooFine[0].Reason)}");
+            }
             if (analysis.PrefixEndReason is { } end)
             {
                 Terminal.Out.MarkupLine($"tiles end at {Markup.Escape(end)}");

@@ -19,17 +19,20 @@ internal readonly record struct AxisWindow(long Kernel, long Stride, long Dilati
     public long OutputExtent(long input)
     {
         var room = input + PadBegin + PadEnd - Span;
-        if (room < 0)
+        if (!CeilMode)
         {
-            return 0;
+            return room < 0 ? 0 : (room / Stride) + 1;
         }
-        var extent = (CeilMode ? (room + Stride - 1) / Stride : room / Stride) + 1;
-        if (CeilMode && (extent - 1) * Stride >= input + PadBegin)
+        // ceil(room / stride) + 1, also for a window that starts in range and runs past the end (room < 0).
+        var extent = Math.Max(0, FloorDivide(room + Stride - 1, Stride) + 1);
+        if (extent > 0 && (extent - 1) * Stride >= input + PadBegin)
         {
             extent--;
         }
         return extent;
     }
+
+    private static long FloorDivide(long a, long b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
     /// <summary>
     /// The input positions <paramref name="output"/> reads, before clipping: negative positions

@@ -101,19 +101,39 @@ public sealed class TileLayout
         {
             throw new BadInputException($"cut {cut} of '{analysis.Model.DisplayName}' is not tileable: {reason}");
         }
+        return TryCompute(analysis, cut, grid, out var tooFine) ?? throw new BadInputException($"{tooFine}; use fewer tiles or another cut");
+    }
+
+    /// <summary>
+    /// The layout, or null with the reason when <paramref name="grid"/> is too fine for a tileable
+    /// cut (a tile would get no pixel of a small feature map, or read only padding).
+    /// </summary>
+    public static TileLayout? TryCompute(SpatialAnalysis analysis, int cut, TileGrid grid, out string? tooFine)
+    {
+        if (analysis.WhyNotTileable(cut) is { } reason)
+        {
+            throw new ArgumentException($"cut {cut} is not tileable: {reason}", nameof(cut));
+        }
         var live = analysis.Model.Cuts[cut].Tensors;
         var maps = live.Where(t => analysis.SpatialShape(t) is not null).ToList();
         var constants = live.Where(t => analysis.SpatialShape(t) is null).ToList();
         var tiles = new List<TileFootprint>(grid.Count);
         for (var k = 0; k < grid.Count; k++)
         {
-            tiles.Add(Footprint(analysis, cut, grid, maps, k));
+            var tile = Footprint(analysis, cut, grid, maps, k, out tooFine);
+            if (tile is null)
+            {
+                return null;
+            }
+            tiles.Add(tile);
         }
+        tooFine = null;
         return new TileLayout(analysis, cut, grid, maps, constants, tiles);
     }
 
-    private static TileFootprint Footprint(SpatialAnalysis analysis, int cut, TileGrid grid, List<string> maps, int k)
+    private static TileFootprint? Footprint(SpatialAnalysis analysis, int cut, TileGrid grid, List<string> maps, int k, out string? tooFine)
     {
+        tooFine = null;
         var model = analysis.Model;
         var required = new Dictionary<string, TileRegion>(StringComparer.Ordinal);
         var outputs = new Dictionary<string, TileRegion>(StringComparer.Ordinal);
@@ -124,8 +144,8 @@ public sealed class TileLayout
             var region = grid.Region(k, shape[2], shape[3]);
             if (region.IsEmpty)
             {
-                throw new BadInputException(
-                    $"a {grid} grid leaves tile {k} no part of '{map}' ({shape[2]}x{shape[3]} at cut {cut}); use fewer tiles or an earlier cut");
+                tooFine = $"a {grid} grid leaves tile {k} no part of the {shape[2]}x{shape[3]} map '{map}' alive across cut {cut}";
+                return null;
             }
             outputs[map] = region;
             required[map] = region;
@@ -160,8 +180,8 @@ public sealed class TileLayout
                 var clipped = new TileRegion(needed.Rows.Clip(shape[2]), needed.Columns.Clip(shape[3]));
                 if (clipped.IsEmpty)
                 {
-                    throw new BadInputException(
-                        $"tile {k} of a {grid} grid at cut {cut} reads only padding of '{input}' at node {p}; use fewer tiles or another cut");
+                    tooFine = $"tile {k} of a {grid} grid at cut {cut} would read only padding of '{input}' at node {p}";
+                    return null;
                 }
                 required[input] = required.TryGetValue(input, out var had) ? had.Hull(clipped) : clipped;
             }
