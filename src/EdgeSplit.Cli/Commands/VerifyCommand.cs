@@ -133,7 +133,7 @@ internal static class VerifyCommand
         }
         if (analysis.TileableCuts.Count == 0)
         {
-            throw new BadInputException($"no cut of '{name}' is tileable: {analysis.PrefixEndReason}");
+            throw new BadInputException($"no cut of '{name}' is tileable; cut 0: {analysis.WhyNotTileable(0)}");
         }
         var (cuts, tooFine) = TiledVerifier.CutsFor(analysis, grid, count);
         if (cuts.Count == 0)
