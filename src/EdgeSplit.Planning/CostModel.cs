@@ -99,6 +99,8 @@ public sealed class CostModel
             for (var k = 0; k < plan.Stages.Count; k++)
             {
                 var stage = plan.Stages[k];
+                // A tile group's time is several devices' at once: it says nothing about one device's speed.
+                if (stage.Tiles is not null) continue;
                 var device = state.Devices.FirstOrDefault(d => d.Name == stage.Device);
                 if (device is null) continue;
                 var raw = RawComputeMs(state, device, stage.FirstNode, stage.LastNode);
@@ -158,6 +160,7 @@ public sealed class CostModel
     /// <summary>Predicts the figures of <paramref name="plan"/> in <paramref name="state"/> with the current corrections.</summary>
     public PlanEstimate Estimate(PlanningState state, Plan plan)
     {
+        if (plan.Stages.Any(s => s.Tiles is not null)) return TileGroupCost.Estimate(this, state, plan);
         var profile = state.Profile;
         var n = profile.NodeCount;
         var stages = plan.Stages;
@@ -198,7 +201,7 @@ public sealed class CostModel
             {
                 return Infeasible($"stage {k} needs {memory[k]} bytes on {device.Name}, budget {device.MemoryBudgetBytes}");
             }
-            AddHop(k == 0 ? state.SourceDevice : stages[k - 1].Device, stage.Device, k == 0 ? profile.InputBytes : profile.CutBytes[stages[k - 1].LastNode]);
+            AddHop(k == 0 ? state.EntryDevice ?? state.SourceDevice : stages[k - 1].Device, stage.Device, k == 0 ? profile.InputBytes : profile.CutBytes[stages[k - 1].LastNode]);
             computeMs[k] = RawComputeMs(state, device, stage.FirstNode, stage.LastNode) * DeviceFactor(device.Name);
             latency += computeMs[k];
             bottleneck = Math.Max(bottleneck, computeMs[k]);
@@ -227,6 +230,8 @@ internal sealed class CostTables
     public readonly int NodeCount;
     public readonly string[] Names;
     public readonly int Source;
+    /// <summary>Where the input starts: the source, or a tile group's gatherer for the stages after it.</summary>
+    public readonly int Entry;
     /// <summary>[device][i] = corrected compute ms of nodes 0..i-1 on that device.</summary>
     public readonly double[][] ComputePrefixMs;
     /// <summary>[i] = memory bytes of nodes 0..i-1.</summary>
@@ -250,6 +255,7 @@ internal sealed class CostTables
         NodeCount = profile.NodeCount;
         Names = [.. state.Devices.Select(d => d.Name)];
         Source = Array.IndexOf(Names, state.SourceDevice);
+        Entry = state.EntryDevice is null ? Source : Array.IndexOf(Names, state.EntryDevice);
         ComputePrefixMs = new double[DeviceCount][];
         MemoryBudget = new long[DeviceCount];
         ActiveJoulesPerMs = new double[DeviceCount];

@@ -23,9 +23,11 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     public Plan Plan(PlanningState state, Objective objective)
     {
         var tables = CostModel.Compile(state);
-        var solution = Solve(tables, objective) ?? throw new NoFeasiblePlanException(
-            $"no placement of {tables.NodeCount} nodes on {tables.DeviceCount} devices fits the memory budgets and links; add memory or devices");
-        return tables.ToPlan(solution.Stages);
+        var solution = Solve(tables, objective);
+        // With a tiling profile, tile groups at the start compete with the layer-wise optimum.
+        var tiled = state.Profile.Tiling is null ? null : TileGroupSearch.Best(CostModel, state, objective, solution?.Value ?? double.PositiveInfinity);
+        return tiled ?? (solution is null ? throw new NoFeasiblePlanException(
+            $"no placement of {tables.NodeCount} nodes on {tables.DeviceCount} devices fits the memory budgets and links; add memory or devices") : tables.ToPlan(solution.Stages));
     }
 
     internal sealed record Solution(double Value, IReadOnlyList<(int Device, int First, int Last)> Stages);
@@ -82,7 +84,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     /// <summary>The slowest stage or hop of a solution, with the same arithmetic as the DP's cap test.</summary>
     internal static double Bottleneck(CostTables t, IReadOnlyList<(int Device, int First, int Last)> stages)
     {
-        var worst = t.TransferMs(t.Source, stages[0].Device, t.InputBytes);
+        var worst = t.TransferMs(t.Entry, stages[0].Device, t.InputBytes);
         for (var k = 0; k < stages.Count; k++)
         {
             worst = Math.Max(worst, t.ComputeMs(stages[k].Device, stages[k].First, stages[k].Last));
@@ -127,10 +129,10 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
             Array.Fill(runningMin, double.PositiveInfinity);
             for (var d = 0; d < devices; d++)
             {
-                var up = t.TransferMs(t.Source, d, t.InputBytes);
+                var up = t.TransferMs(t.Entry, d, t.InputBytes);
                 if (!(double.IsFinite(up) && up <= capMs)) continue;
                 var st = ((1 << d) * devices) + d;
-                startCur[st] = (wLatency * up) + (wEnergy * t.TransferJoules(t.Source, d, t.InputBytes));
+                startCur[st] = (wLatency * up) + (wEnergy * t.TransferJoules(t.Entry, d, t.InputBytes));
                 parent[st] = -1;
             }
 
