@@ -230,8 +230,6 @@ internal sealed class CostTables
     public readonly int NodeCount;
     public readonly string[] Names;
     public readonly int Source;
-    /// <summary>Where the input starts: the source, or a tile group's gatherer for the stages after it.</summary>
-    public readonly int Entry;
     /// <summary>[device][i] = corrected compute ms of nodes 0..i-1 on that device.</summary>
     public readonly double[][] ComputePrefixMs;
     /// <summary>[i] = memory bytes of nodes 0..i-1.</summary>
@@ -255,7 +253,6 @@ internal sealed class CostTables
         NodeCount = profile.NodeCount;
         Names = [.. state.Devices.Select(d => d.Name)];
         Source = Array.IndexOf(Names, state.SourceDevice);
-        Entry = state.EntryDevice is null ? Source : Array.IndexOf(Names, state.EntryDevice);
         ComputePrefixMs = new double[DeviceCount][];
         MemoryBudget = new long[DeviceCount];
         ActiveJoulesPerMs = new double[DeviceCount];

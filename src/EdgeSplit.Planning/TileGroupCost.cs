@@ -51,65 +51,101 @@ internal sealed class TilePricing
     /// <param name="devices">Device number of each tile, row-major.</param>
     /// <param name="gatherer">Device number that joins the tiles.</param>
     /// <param name="hops">Receives every transfer, when not null.</param>
-    public TilePrice Price(int cut, TileGrid grid, IReadOnlyList<int> devices, int gatherer, List<Hop>? hops)
+    public TilePrice Price(int cut, TileGrid grid, IReadOnlyList<int> devices, int gatherer, List<Hop>? hops) =>
+        PriceEach(cut, grid, devices, [gatherer], hops)[0];
+
+    /// <summary>The price with each of <paramref name="gatherers"/>: slicing and tile compute are shared, only the gather differs.</summary>
+    public TilePrice[] PriceEach(int cut, TileGrid grid, IReadOnlyList<int> devices, IReadOnlyList<int> gatherers, List<Hop>? hops = null)
     {
         var t = _t;
-        if (_tiling.Geometry.Shape(cut, grid) is not { } shape)
+        var prices = new TilePrice[gatherers.Count];
+        string? infeasible = null;
+        var shape = _tiling.Geometry.Shape(cut, grid);
+        if (shape is null)
         {
-            return TilePrice.Infeasible($"a {grid} grid is too fine for the maps at cut {cut}");
+            infeasible = $"a {grid} grid is too fine for the maps at cut {cut}";
         }
-        if (shape.Tiles.Count != devices.Count)
+        else if (shape.Tiles.Count != devices.Count)
         {
-            return TilePrice.Infeasible($"a {grid} grid has {shape.Tiles.Count} tiles, {devices.Count} devices given");
+            infeasible = $"a {grid} grid has {shape.Tiles.Count} tiles, {devices.Count} devices given";
         }
-        var memory = t.MemoryBytes(0, cut);
-        foreach (var d in devices)
+        else if (devices.FirstOrDefault(d => t.MemoryBytes(0, cut) > t.MemoryBudget[d], -1) is var full && full >= 0)
         {
-            if (memory > t.MemoryBudget[d]) return TilePrice.Infeasible($"tiles up to cut {cut} need {memory} bytes on {t.Names[d]}, budget {t.MemoryBudget[d]}");
+            infeasible = $"tiles up to cut {cut} need {t.MemoryBytes(0, cut)} bytes on {t.Names[full]}, budget {t.MemoryBudget[full]}";
+        }
+        if (infeasible is not null)
+        {
+            Array.Fill(prices, TilePrice.Infeasible(infeasible));
+            return prices;
         }
 
-        double energy = 0, sending = 0, slowest = 0, receiving = 0, receivedAt = 0, done = 0;
+        // The source sends the slices one after another; each tile starts when its slice is in.
+        double scatterJ = 0, sending = 0, slowest = 0;
         var ready = new double[devices.Count];
         for (var i = 0; i < devices.Count; i++)
         {
             var d = devices[i];
-            var tile = shape.Tiles[i];
+            var tile = shape!.Tiles[i];
             double arrival = 0;
             if (d != t.Source)
             {
                 var ms = t.TransferMs(t.Source, d, tile.InputBytes);
-                if (!double.IsFinite(ms)) return TilePrice.Infeasible($"no link from {t.Names[t.Source]} to {t.Names[d]}");
+                if (!double.IsFinite(ms))
+                {
+                    Array.Fill(prices, TilePrice.Infeasible($"no link from {t.Names[t.Source]} to {t.Names[d]}"));
+                    return prices;
+                }
                 sending += ms;
                 arrival = sending;
-                energy += t.TransferJoules(t.Source, d, tile.InputBytes);
+                scatterJ += t.TransferJoules(t.Source, d, tile.InputBytes);
                 hops?.Add(new Hop(t.Names[t.Source], t.Names[d], tile.InputBytes, ms));
             }
             var compute = tile.FlopsShare * t.ComputeMs(d, 0, cut);
             slowest = Math.Max(slowest, compute);
-            energy += t.ActiveJoulesPerMs[d] * compute;
+            scatterJ += t.ActiveJoulesPerMs[d] * compute;
             ready[i] = arrival + compute;
         }
-        foreach (var i in Enumerable.Range(0, devices.Count).OrderBy(i => ready[i]))
+        var order = Enumerable.Range(0, devices.Count).ToArray();
+        Array.Sort([.. ready], order);
+
+        // The outputs reach the gatherer one after another, in the order they are ready.
+        for (var k = 0; k < gatherers.Count; k++)
         {
-            var d = devices[i];
-            if (d == gatherer)
+            var gatherer = gatherers[k];
+            double energy = scatterJ, receiving = 0, receivedAt = 0, done = 0;
+            foreach (var i in order)
             {
-                done = Math.Max(done, ready[i]);
+                var d = devices[i];
+                if (d == gatherer)
+                {
+                    done = Math.Max(done, ready[i]);
+                    continue;
+                }
+                var bytes = shape!.Tiles[i].OutputBytes;
+                var ms = t.TransferMs(d, gatherer, bytes);
+                if (!double.IsFinite(ms))
+                {
+                    infeasible = $"no link from {t.Names[d]} to {t.Names[gatherer]}";
+                    break;
+                }
+                receivedAt = Math.Max(receivedAt, ready[i]) + ms;
+                receiving += ms;
+                done = Math.Max(done, receivedAt);
+                energy += t.TransferJoules(d, gatherer, bytes);
+                hops?.Add(new Hop(t.Names[d], t.Names[gatherer], bytes, ms));
+            }
+            if (infeasible is not null)
+            {
+                prices[k] = TilePrice.Infeasible(infeasible);
+                infeasible = null;
                 continue;
             }
-            var bytes = shape.Tiles[i].OutputBytes;
-            var ms = t.TransferMs(d, gatherer, bytes);
-            if (!double.IsFinite(ms)) return TilePrice.Infeasible($"no link from {t.Names[d]} to {t.Names[gatherer]}");
-            receivedAt = Math.Max(receivedAt, ready[i]) + ms;
-            receiving += ms;
-            done = Math.Max(done, receivedAt);
-            energy += t.TransferJoules(d, gatherer, bytes);
-            hops?.Add(new Hop(t.Names[d], t.Names[gatherer], bytes, ms));
+            var gather = shape!.GatheredBytes * _gatherMsPerByte[gatherer];
+            energy += t.ActiveJoulesPerMs[gatherer] * gather;
+            var bottleneck = Math.Max(Math.Max(sending, slowest), Math.Max(receiving, gather));
+            prices[k] = new TilePrice(done + gather, energy, bottleneck, slowest, gather, t.MemoryBytes(0, cut), null);
         }
-        var gather = shape.GatheredBytes * _gatherMsPerByte[gatherer];
-        energy += t.ActiveJoulesPerMs[gatherer] * gather;
-        var bottleneck = Math.Max(Math.Max(sending, slowest), Math.Max(receiving, gather));
-        return new TilePrice(done + gather, energy, bottleneck, slowest, gather, memory, null);
+        return prices;
     }
 }
 

@@ -58,7 +58,7 @@ internal static class TileScenarios
             for (var mask = 0; mask < 1 << names.Length; mask++)
             {
                 int[] members = [.. Enumerable.Range(0, names.Length).Where(d => (mask & (1 << d)) != 0)];
-                if (members.Length < 2 || members.Length > TileGroupSearch.MaxTileDevices) continue;
+                if (members.Length < 2 || members.Length > TileGroupEntries.MaxTileDevices) continue;
                 foreach (var (grid, devices) in TileCandidates.For(members, [.. members.Select(d => tables.ComputeMs(d, 0, cut))]))
                 {
                     foreach (var gatherer in names)
