@@ -25,14 +25,7 @@ public sealed record PlanEstimate(
     public double ThroughputPerS => BottleneckMs > 0 ? 1000.0 / BottleneckMs : double.PositiveInfinity;
 
     /// <summary>The figure <paramref name="objective"/> minimises (ms, J, or ms + weight x J).</summary>
-    public double Value(Objective objective) => objective.Kind switch
-    {
-        ObjectiveKind.Latency => LatencyMs,
-        ObjectiveKind.Energy => EnergyJ,
-        ObjectiveKind.Weighted => LatencyMs + (objective.EnergyWeightMsPerJoule * EnergyJ),
-        ObjectiveKind.Throughput => BottleneckMs,
-        _ => throw new ArgumentOutOfRangeException(nameof(objective)),
-    };
+    public double Value(Objective objective) => objective.Of(LatencyMs, EnergyJ, BottleneckMs);
 }
 
 /// <summary>

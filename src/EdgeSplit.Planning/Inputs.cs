@@ -159,6 +159,16 @@ public sealed record Objective(ObjectiveKind Kind, double EnergyWeightMsPerJoule
     public static Objective Throughput { get; } = new(ObjectiveKind.Throughput);
     public static Objective Weighted(double energyWeightMsPerJoule) => new(ObjectiveKind.Weighted, energyWeightMsPerJoule);
 
+    /// <summary>The figure this objective minimises, from a plan's (or part of a plan's) latency, energy and bottleneck.</summary>
+    public double Of(double latencyMs, double energyJ, double bottleneckMs) => Kind switch
+    {
+        ObjectiveKind.Latency => latencyMs,
+        ObjectiveKind.Energy => energyJ,
+        ObjectiveKind.Weighted => latencyMs + (EnergyWeightMsPerJoule * energyJ),
+        ObjectiveKind.Throughput => bottleneckMs,
+        _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+    };
+
     /// <summary>Parses latency|energy|throughput|weighted (the CLI spelling).</summary>
     public static Objective Parse(string text, double energyWeightMsPerJoule = 100) => text.Trim().ToLowerInvariant() switch
     {

@@ -9,16 +9,6 @@ internal readonly record struct TilePrice(double LatencyMs, double EnergyJ, doub
 
     public static TilePrice Infeasible(string reason) =>
         new(double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, double.PositiveInfinity, 0, reason);
-
-    /// <summary>The figure <paramref name="objective"/> minimises, as <see cref="PlanEstimate.Value"/> computes it.</summary>
-    public double Value(Objective objective) => objective.Kind switch
-    {
-        ObjectiveKind.Latency => LatencyMs,
-        ObjectiveKind.Energy => EnergyJ,
-        ObjectiveKind.Weighted => LatencyMs + (objective.EnergyWeightMsPerJoule * EnergyJ),
-        ObjectiveKind.Throughput => BottleneckMs,
-        _ => throw new ArgumentOutOfRangeException(nameof(objective)),
-    };
 }
 
 /// <summary>

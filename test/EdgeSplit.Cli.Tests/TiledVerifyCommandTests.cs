@@ -1,22 +1,14 @@
 using System.Text.Json;
 using EdgeSplit.Tests;
-using Google.Protobuf;
 
 namespace EdgeSplit.Cli.Tests;
 
 /// <summary><c>verify --tiles</c> and the tileability <c>inspect</c> reports, run as a user would.</summary>
 public sealed class TiledVerifyCommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("edgesplit-cli-").FullName;
+    private readonly TempModelDirectory _models = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
-    private string Model(string name, Onnx.ModelProto proto)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllBytes(path, proto.ToByteArray());
-        return path;
-    }
+    public void Dispose() => _models.Dispose();
 
     private static void AssertBadInput(CliResult result, string expected)
     {
@@ -30,7 +22,7 @@ public sealed class TiledVerifyCommandTests : IDisposable
     [Fact]
     public void Verify_tiles_json_checks_every_tileable_cut_and_reports_halo_overhead()
     {
-        var result = CliProcess.Run("verify", Model("residual.onnx", TileModels.ResidualDepthwise()), "--tiles", "2x2", "--json");
+        var result = CliProcess.Run("verify", _models.Write("residual.onnx", TileModels.ResidualDepthwise()), "--tiles", "2x2", "--json");
         Assert.True(result.ExitCode == 0, result.ToString());
         var json = JsonDocument.Parse(result.StdOut).RootElement;
         var cuts = json.GetProperty("cuts").EnumerateArray().ToList();
@@ -49,7 +41,7 @@ public sealed class TiledVerifyCommandTests : IDisposable
     [Fact]
     public void Verify_tiles_upto_one_cut_with_unequal_weights_passes()
     {
-        var result = CliProcess.Run("verify", Model("odd.onnx", TileModels.OddStridedDilated()), "--tiles", "3,1x1,2", "--upto", "4", "--json");
+        var result = CliProcess.Run("verify", _models.Write("odd.onnx", TileModels.OddStridedDilated()), "--tiles", "3,1x1,2", "--upto", "4", "--json");
         Assert.True(result.ExitCode == 0, result.ToString());
         var json = JsonDocument.Parse(result.StdOut).RootElement;
 
@@ -60,25 +52,25 @@ public sealed class TiledVerifyCommandTests : IDisposable
     [Fact]
     public void Verify_tiles_upto_a_cut_past_global_pooling_says_why_it_is_not_tileable()
     {
-        var model = Model("chain.onnx", TestModels.Chain());
+        var model = _models.Write("chain.onnx", TestModels.Chain());
         AssertBadInput(CliProcess.Run("verify", model, "--tiles", "2x2", "--upto", "8"), "(GlobalAveragePool) pools over the whole image; tileable cuts are 0..");
     }
 
     [Fact]
     public void Bad_tile_options_are_bad_input()
     {
-        var model = Model("chain.onnx", TestModels.Chain());
+        var model = _models.Write("chain.onnx", TestModels.Chain());
         AssertBadInput(CliProcess.Run("verify", model, "--tiles", "2by2"), "--tiles '2by2' is not RxC");
         AssertBadInput(CliProcess.Run("verify", model, "--upto", "3"), "--upto needs --tiles");
         AssertBadInput(CliProcess.Run("verify", model, "--tiles", "2x2", "--compress", "fp16"), "--compress and --tiles do not combine");
-        AssertBadInput(CliProcess.Run("verify", Model("two.onnx", TestModels.TwoInputsTwoOutputs()), "--tiles", "2x2", "--upto", "all"), "no cut of");
-        AssertBadInput(CliProcess.Run("verify", Model("two.onnx", TestModels.TwoInputsTwoOutputs()), "--tiles", "2x2"), "'extra' is alive across it");
+        AssertBadInput(CliProcess.Run("verify", _models.Write("two.onnx", TestModels.TwoInputsTwoOutputs()), "--tiles", "2x2", "--upto", "all"), "no cut of");
+        AssertBadInput(CliProcess.Run("verify", _models.Write("two.onnx", TestModels.TwoInputsTwoOutputs()), "--tiles", "2x2"), "'extra' is alive across it");
     }
 
     [Fact]
     public void Inspect_json_marks_the_tileable_cuts()
     {
-        var result = CliProcess.Run("inspect", Model("chain.onnx", TestModels.Chain()), "--json");
+        var result = CliProcess.Run("inspect", _models.Write("chain.onnx", TestModels.Chain()), "--json");
         Assert.True(result.ExitCode == 0, result.ToString());
         var json = JsonDocument.Parse(result.StdOut).RootElement;
         var cuts = json.GetProperty("cuts").EnumerateArray().ToList();

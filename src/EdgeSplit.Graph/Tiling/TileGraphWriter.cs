@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -104,22 +103,7 @@ internal sealed class TileGraphWriter
     /// <summary>A name no tensor of the model or of this graph has.</summary>
     public string FreshName(string stem) => $"{stem}#tile{_counter++}";
 
-    public byte[] ToBytes()
-    {
-        var source = _model.Proto;
-        var model = new ModelProto
-        {
-            IrVersion = source.IrVersion,
-            ProducerName = "edgesplit",
-            ProducerVersion = source.ProducerName.Length > 0 ? $"from {source.ProducerName} {source.ProducerVersion}".Trim() : "",
-            Domain = source.Domain,
-            ModelVersion = source.ModelVersion,
-            Graph = _graph,
-        };
-        model.OpsetImport.AddRange(source.OpsetImport);
-        model.Functions.AddRange(source.Functions);
-        return model.ToByteArray();
-    }
+    public byte[] ToBytes() => PartitionModel.Serialize(_model.Proto, _graph);
 
     private NodeProto NewNode(string op, string output, params string[] inputs)
     {
