@@ -63,17 +63,9 @@ internal static class VerifyCommand
             var selected = Verifier.SpreadCuts(onnx, ParseCount(parse.GetValue(cuts)!));
             Func<TensorData, TensorData>? onHop = compression == FeatureMapCompression.None ? null : t => FeatureMapCodec.RoundTrip(t, compression);
 
-            // Types observed in one real run cover operators the static rules do not know.
-            CutProfiler.Measure(onnx, inputs, threadCount, out var facts);
-            var types = CutProfiler.ElementTypes(facts);
-            VerifyReport report = null!;
-            Terminal.Err.Progress()
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask($"verify {Path.GetFileName(onnx.DisplayName)}", maxValue: Math.Max(1, selected.Count));
-                    report = Verifier.Verify(onnx, selected, inputs, threadCount, onHop, types, _ => task.Increment(1), cancellation);
-                });
+            var types = ObservedTypes(onnx, inputs, threadCount);
+            var report = WithProgress($"verify {Path.GetFileName(onnx.DisplayName)}", selected.Count,
+                step => Verifier.Verify(onnx, selected, inputs, threadCount, onHop, types, _ => step(), cancellation));
 
             if (asJson)
             {
@@ -146,18 +138,10 @@ internal static class VerifyCommand
     private static int VerifyTiles(SpatialAnalysis analysis, IReadOnlyList<int> tileCuts, IReadOnlyList<(int Cut, string Reason)> tooFine, TileGrid grid, IReadOnlyList<TensorData> inputs, int threads, bool asJson, CancellationToken cancellation)
     {
         var onnx = analysis.Model;
-        // Types observed in one real run cover operators the static rules do not know.
-        CutProfiler.Measure(onnx, inputs, threads, out var facts);
-        var types = CutProfiler.ElementTypes(facts);
+        var types = ObservedTypes(onnx, inputs, threads);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        TiledVerifyReport report = null!;
-        Terminal.Err.Progress()
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
-            {
-                var task = ctx.AddTask($"verify {Path.GetFileName(onnx.DisplayName)} {grid} tiles", maxValue: Math.Max(1, tileCuts.Count));
-                report = TiledVerifier.Verify(analysis, tileCuts, grid, inputs, threads, types, _ => task.Increment(1), cancellation);
-            });
+        var report = WithProgress($"verify {Path.GetFileName(onnx.DisplayName)} {grid} tiles", tileCuts.Count,
+            step => TiledVerifier.Verify(analysis, tileCuts, grid, inputs, threads, types, _ => step(), cancellation));
         var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
         var checks = report.Checks;
         if (asJson)
@@ -221,6 +205,27 @@ internal static class VerifyCommand
             }
         }
         return report.Passed ? ExitCodes.Ok : ExitCodes.CheckFailed;
+    }
+
+    /// <summary>Types observed in one real run: they cover operators the static rules do not know.</summary>
+    private static IReadOnlyDictionary<string, Onnx.TensorProto.Types.DataType> ObservedTypes(OnnxModel onnx, IReadOnlyList<TensorData> inputs, int threads)
+    {
+        CutProfiler.Measure(onnx, inputs, threads, out var facts);
+        return CutProfiler.ElementTypes(facts);
+    }
+
+    /// <summary>Runs <paramref name="work"/> under a progress bar on stderr of <paramref name="steps"/> steps.</summary>
+    private static T WithProgress<T>(string label, int steps, Func<Action, T> work)
+    {
+        T result = default!;
+        Terminal.Err.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask(label, maxValue: Math.Max(1, steps));
+                result = work(() => task.Increment(1));
+            });
+        return result;
     }
 
     /// <summary>Cut indices as ranges: <c>0..51, 53</c>.</summary>
