@@ -81,6 +81,22 @@ internal static class TileModels
         return g.Build();
     }
 
+    /// <summary>An Lp pool, a quantize/dequantize pair, HardSwish, Dropout (inference), and elementwise ops with scalar constants (opset 14).</summary>
+    public static ModelProto LpPoolQuantizedElementwise()
+    {
+        var g = new TestGraph(opset: 14, seed: 18);
+        var x = g.Relu(Conv(g, g.Input("image", 1, 3, 27, 35), 3, 4, [3, 3], pads: [1, 1, 1, 1]));
+        x = g.Op("LpPool", [x], IntsAttr("kernel_shape", 3, 3), IntsAttr("strides", 2, 2), IntsAttr("pads", 1, 1, 1, 1), IntAttr("p", 2));
+        var zeroPoint = g.Op("Cast", [g.Constant(128f)], IntAttr("to", (long)TensorProto.Types.DataType.Uint8));
+        var quantized = g.Op("QuantizeLinear", [x, g.Constant(0.05f), zeroPoint]);
+        x = g.Op("DequantizeLinear", [quantized, g.Constant(0.05f), zeroPoint]);
+        x = g.Op("HardSwish", [g.Op("Sub", [x, g.Constant(0.5f)])]);
+        x = g.Op("Dropout", [g.Op("Div", [x, g.Constant(2f)])]);
+        x = g.Op("Max", [x, g.Op("Sigmoid", [Conv(g, x, 4, 4, [1, 1])])]);
+        g.Output(Head(g, x), 1, 4);
+        return g.Build();
+    }
+
     /// <summary>A chain that upsamples with Resize: the prefix ends there.</summary>
     public static ModelProto WithResize()
     {
@@ -123,6 +139,7 @@ internal static class TileModels
         yield return ("explicit-pad", ExplicitPad());
         yield return ("explicit-pad-opset9", ExplicitPad(opset: 9));
         yield return ("residual-depthwise", ResidualDepthwise());
+        yield return ("lp-pool-quantized", LpPoolQuantizedElementwise());
         yield return ("three-convs", ThreeConvs());
     }
 
