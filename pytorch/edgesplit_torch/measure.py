@@ -40,5 +40,13 @@ def output_record(frame, source_frame, names, tensors):
 
 
 def versions():
+    """torch's and torchvision's versions, and the BLAS library torch loaded (an optimised one, or
+    the reference BLAS, which makes some convolutions several times slower)."""
     import torchvision
-    return {"torch": torch.__version__, "torchvision": torchvision.__version__}
+    return {"torch": torch.__version__, "torchvision": torchvision.__version__, "blas": blas_library()}
+
+
+def blas_library():
+    with open("/proc/self/maps", encoding="ascii", errors="replace") as f:
+        paths = {line.split()[-1] for line in f if "libblas.so" in line}
+    return os.path.realpath(min(paths)) if paths else None

@@ -12,12 +12,23 @@ public sealed class PyTorchUnavailableException(string message) : BadInputExcept
 /// Debian's Python (<c>/usr/bin/python3</c>, not a pyenv one on PATH) with Debian's torch, torchvision and
 /// onnx, and the folder of EdgeSplit's PyTorch package (<c>pytorch/</c>, copied beside the binaries).
 /// </summary>
-public sealed record PyTorchEnvironment(string Python, string TorchVersion, string TorchvisionVersion, string PackageDirectory)
+/// <param name="Python">The interpreter, <see cref="DebianPython"/>.</param>
+/// <param name="TorchVersion">torch's <c>__version__</c> (Debian's 1.13.1 says 1.13.0a0).</param>
+/// <param name="TorchvisionVersion">torchvision's <c>__version__</c>.</param>
+/// <param name="Blas">The BLAS library torch loads: an optimised one (OpenBLAS) or Debian's reference BLAS, several times slower in some convolutions.</param>
+/// <param name="PackageDirectory">The <c>pytorch/</c> folder.</param>
+public sealed record PyTorchEnvironment(string Python, string TorchVersion, string TorchvisionVersion, string Blas, string PackageDirectory)
 {
     public const string DebianPython = "/usr/bin/python3";
 
-    /// <summary>The Debian packages the PyTorch side needs (torch 1.13.1 and torchvision 0.14.1 on Debian 12).</summary>
-    public static IReadOnlyList<string> DebianPackages { get; } = ["python3-torch", "python3-torchvision", "python3-onnx"];
+    /// <summary>
+    /// The Debian packages the PyTorch side needs (torch 1.13.1 and torchvision 0.14.1 on Debian 12), and the
+    /// optimised BLAS python3-torch only recommends.
+    /// </summary>
+    public static IReadOnlyList<string> DebianPackages { get; } = ["python3-torch", "python3-torchvision", "python3-onnx", "libopenblas0-openmp"];
+
+    /// <summary>Whether torch uses an optimised BLAS rather than the reference one.</summary>
+    public bool HasOptimisedBlas => Blas.Contains("openblas", StringComparison.Ordinal);
 
     public static string InstallCommand => $"apt-get install -y --no-install-recommends {string.Join(' ', DebianPackages)}";
 
@@ -61,16 +72,24 @@ public sealed record PyTorchEnvironment(string Python, string TorchVersion, stri
         reason = "";
         lock (FoundLock)
         {
-            return _found = new PyTorchEnvironment(DebianPython, probe.Value.Torch, probe.Value.Torchvision, package);
+            return _found = new PyTorchEnvironment(DebianPython, probe.Value.Torch, probe.Value.Torchvision, probe.Value.Blas, package);
         }
     }
 
-    /// <summary>Finds the environment; when it is missing and this process is root, installs the Debian packages first.</summary>
+    /// <summary>
+    /// Finds the environment; when it is missing (or torch would use the reference BLAS) and this process is
+    /// root, installs the Debian packages first. Not root, a missing BLAS is only logged: torch still runs.
+    /// </summary>
     /// <exception cref="PyTorchUnavailableException">Missing, and not root (or the install failed).</exception>
     public static async Task<PyTorchEnvironment> EnsureAsync(Action<string>? log, CancellationToken cancellation)
     {
-        if (TryFind(out var reason) is { } found)
+        var found = TryFind(out var reason);
+        if (found is { HasOptimisedBlas: true } || found is not null && !Environment.IsPrivilegedProcess)
         {
+            if (!found.HasOptimisedBlas)
+            {
+                log?.Invoke($"torch uses the reference BLAS ({found.Blas}), several times slower in some convolutions; as root: {InstallCommand}");
+            }
             return found;
         }
         var script = Path.Combine(DefaultPackageDirectory, "install-debian-packages.sh");
@@ -91,16 +110,17 @@ public sealed record PyTorchEnvironment(string Python, string TorchVersion, stri
             throw new PyTorchUnavailableException($"installing {string.Join(", ", DebianPackages)} failed ({tail}); run '{InstallCommand}' as root");
         }
         await stdout;
+        lock (FoundLock)
+        {
+            _found = null;
+        }
         return TryFind(out reason) ?? throw new PyTorchUnavailableException(reason);
     }
 
-    private static (string Torch, string Torchvision)? Probe()
+    private static (string Torch, string Torchvision, string Blas)? Probe()
     {
         var info = new ProcessStartInfo(DebianPython) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-c", "import json, onnx, torch, torchvision; print(json.dumps([torch.__version__, torchvision.__version__]))" })
-        {
-            info.ArgumentList.Add(a);
-        }
+        info.ArgumentList.Add(Path.Combine(DefaultPackageDirectory, "probe.py"));
         using var process = Process.Start(info);
         if (process is null)
         {
@@ -117,7 +137,7 @@ public sealed record PyTorchEnvironment(string Python, string TorchVersion, stri
         {
             return null;
         }
-        var versions = JsonSerializer.Deserialize<string[]>(stdout.Result);
-        return versions is [var torch, var torchvision] ? (torch, torchvision) : null;
+        var found = JsonSerializer.Deserialize<string?[]>(stdout.Result);
+        return found is [{ } torch, { } torchvision, var blas] ? (torch, torchvision, blas ?? "none") : null;
     }
 }

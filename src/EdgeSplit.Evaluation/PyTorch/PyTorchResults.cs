@@ -37,9 +37,12 @@ public sealed record PyTorchHop(string From, string To, long? PayloadBytes);
 /// <summary>The outputs of one frame, by ONNX output name; <see cref="SourceFrame"/> is its index in the frames file.</summary>
 public sealed record PyTorchFrameOutput(int Frame, int SourceFrame, IReadOnlyDictionary<string, float[]> Values);
 
-/// <summary>The result of one PyTorch RPC run (the JSON the driver prints), in the units its names say.</summary>
+/// <summary>
+/// The result of one PyTorch RPC run (the JSON the driver prints), in the units its names say; <c>Blas</c>
+/// is the BLAS library torch loaded in the driver.
+/// </summary>
 public sealed record PyTorchRpcResult(
-    string Runtime, string Torch, string Torchvision, string Model, string Onnx, PyTorchWeightCopy Weights,
+    string Runtime, string Torch, string Torchvision, string? Blas, string Model, string Onnx, PyTorchWeightCopy Weights,
     IReadOnlyList<int> Cuts, string Mode, string Route, int InFlight, double Fps, bool ClosedLoop, double DeadlineMs,
     int Frames, int Completed, int Failed, int Warmup, double DurationSeconds, double AchievedFps,
     PyTorchLatency LatencyMs, int DeadlineMisses, IReadOnlyList<PyTorchLatency> StageComputeMs,
@@ -59,7 +62,7 @@ public sealed record PyTorchCutTensor(int Index, string Tensor, IReadOnlyList<lo
 
 /// <summary>The single-device baseline's result (the JSON <c>single</c> prints).</summary>
 public sealed record PyTorchSingleResult(
-    string Runtime, string Torch, string Torchvision, string Model, string Onnx, PyTorchWeightCopy Weights, int Threads,
+    string Runtime, string Torch, string Torchvision, string? Blas, string Model, string Onnx, PyTorchWeightCopy Weights, int Threads,
     int Frames, int Warmup, PyTorchLatency LatencyMs, double CpuSeconds, IReadOnlyList<int> Top5, IReadOnlyList<float> Top5Scores,
     IReadOnlyList<PyTorchFrameOutput> Outputs, IReadOnlyList<PyTorchCutTensor>? CutTensors);
 
