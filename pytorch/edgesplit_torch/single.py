@@ -58,6 +58,7 @@ def _dump_cut_tensors(model, frame, cut_indices, directory):
         path = os.path.join(directory, f"cut-{index}.f32")
         with open(path, "wb") as f:
             f.write(x.contiguous().numpy().astype("<f4").tobytes())
-        written.append({"index": index, "tensor": mapped[index].tensors[0], "shape": list(x.shape), "path": path,
+        running = next(t for t in mapped[index].tensors if t not in model.output_names)
+        written.append({"index": index, "tensor": running, "shape": list(x.shape), "path": path,
                         "side_outputs": sorted(side)})
     return written
