@@ -1,18 +1,19 @@
 using EdgeSplit.Testbed.Config;
 
-namespace EdgeSplit.Testbed;
+namespace EdgeSplit.Testbed.Calibration;
 
-/// <summary>Builds a device profile for the machine this runs on (<c>edgesplit testbed calibrate</c>).</summary>
-public static class Calibration
+/// <summary>Builds a device profile for the board this runs on (<c>edgesplit testbed calibrate</c>).</summary>
+public static class BoardCalibration
 {
     /// <summary>
-    /// Measures relative CPU speed with the reference workload and reads cores and memory; power and
-    /// network figures cannot be measured from software, so they are copied from <paramref name="template"/>
-    /// and the caller must say so.
+    /// Times the reference models with ONNX Runtime on <paramref name="threads"/> threads (as the board's agent
+    /// runs them; median wall time on an idle board, as the published figures are) and reads cores and memory.
+    /// The measured unit is the CPU; power and network figures cannot be measured from software, so they are
+    /// copied from <paramref name="template"/> and the caller must say so.
     /// </summary>
-    public static DeviceProfile Measure(string name, DeviceProfile template)
+    public static DeviceProfile Measure(string name, DeviceProfile template, IReadOnlyList<string> models, int threads, CancellationToken cancel = default)
     {
-        var speed = ReferenceWorkload.MeasureRelativeSpeed();
+        var timings = ReferenceTimer.TimeAll(models, threads, runs: 10, cancel);
         var memoryMb = 0;
         foreach (var line in File.Exists("/proc/meminfo") ? File.ReadLines("/proc/meminfo") : [])
         {
@@ -21,12 +22,21 @@ public static class Calibration
                 memoryMb = (int)(long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) / 1024);
             }
         }
+        var templateCpu = template.Units.FirstOrDefault(u => u.Name == "cpu") ?? template.Unit();
+        var cpu = templateCpu with
+        {
+            Name = "cpu",
+            ReferenceMs = timings.ToDictionary(t => t.Model, t => Math.Round(t.WallMs, 2)),
+            Parallelism = Environment.ProcessorCount,
+        };
+        // The measured CPU replaces the template's; a GPU the template lists is kept (ONNX Runtime's CPU build cannot time it).
         return template with
         {
             Name = name,
             Cores = Environment.ProcessorCount,
             MemoryMb = memoryMb > 0 ? memoryMb : template.MemoryMb,
-            RelativeCpuSpeed = Math.Round(speed, 3),
+            Units = [cpu, .. template.Units.Where(u => u.Name != "cpu")],
+            DefaultUnit = template.Units.Any(u => u.Name == template.DefaultUnit && u.Name != "cpu") ? template.DefaultUnit : "cpu",
         };
     }
 }
