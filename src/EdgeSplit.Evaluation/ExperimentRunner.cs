@@ -73,7 +73,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         if (emulations.Any(e => e.Dilation.IsDilated))
         {
             closing.Add($"Time dilated: the testbed ran x{string.Join("/", emulations.Select(e => e.Dilation.Factor.ToString("0.##", System.Globalization.CultureInfo.InvariantCulture)))} " +
-                "slower than the devices it emulates (quotas and bandwidths divided, latencies, timers, deadlines and scenario times multiplied); every time in this report is divided back.");
+                "slower than the devices it emulates (device speeds and bandwidths divided, latencies, timers, deadlines and scenario times multiplied); every time in this report is divided back.");
         }
         if (Math.Abs(Experiment.TimeScale - 1) > 1e-9)
         {

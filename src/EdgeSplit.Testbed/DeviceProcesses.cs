@@ -43,7 +43,7 @@ internal static class DeviceProcesses
         info.Environment[EmulatedLinks.EnvironmentVariable] = device.LinksFile;
         info.Environment["EDGESPLIT_DEVICE"] = device.Name;
         info.Environment["EDGESPLIT_TESTBED"] = state.Name;
-        info.Environment["EDGESPLIT_EMULATED_CPU_CORES"] = device.QuotaCores.ToString("0.####", CultureInfo.InvariantCulture);
+        info.Environment["EDGESPLIT_EMULATED_CPU_CORES"] = device.BusyCores.ToString("0.####", CultureInfo.InvariantCulture);
         return Process.Start(info) ?? throw new TestbedException($"could not start {launch.FileName} in device {device.Name}");
     }
 

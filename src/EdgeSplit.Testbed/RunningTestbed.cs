@@ -271,7 +271,7 @@ public sealed class RunningTestbed
     public IDisposable StartCpuLoad(string deviceName, int jobs, TimeSpan atMost, LoadCommand load)
     {
         var device = State.Device(deviceName);
-        var cores = device.QuotaCores * jobs / (device.Parallelism + jobs);
+        var cores = device.BusyCores * jobs / (device.Parallelism + jobs);
         var process = StartInDevice(deviceName, load(jobs, cores, 0, atMost));
         ChangeCompetingJobs(deviceName, jobs);
         return new LoadHandle(process, () => ChangeCompetingJobs(deviceName, -jobs));
@@ -358,7 +358,7 @@ public sealed class RunningTestbed
             d.Pid is { } pid && DeviceProcesses.IsDeviceProcess(State, d, pid),
             d.Namespace is null || namespaces.Contains(d.Namespace, StringComparison.Ordinal),
             d.CgroupDirectories.All(Directory.Exists),
-            d.QuotaCores, d.Cpus, d.MemoryBytes / (1024 * 1024), d.Slowdown)).ToList();
+            d.BusyCores, d.Cpus, d.MemoryBytes / (1024 * 1024), d.Slowdown)).ToList();
         var links = State.Links.Select(l => new LinkStatus(
             l.A, l.B, l.AddressA, l.AddressB, l.BandwidthMbps, l.LatencyMs,
             State.Mode == TestbedMode.Namespaces ? NamespaceNetwork.Qdisc(State.Device(l.A).Namespace!, l.InterfaceA!) : "in-process (loopback fallback)")).ToList();

@@ -22,7 +22,8 @@ public sealed record LinkCheck(
 
 /// <summary>
 /// A device's speed: the reference model's latency it is calibrated to (the published figure when its unit
-/// lists the model) and the latency measured inside it, both on the emulated devices' clock.
+/// lists the model), the same on the host as it runs now (the host's CPU time of the model drifts with other
+/// tenants' load), and the latency measured inside the device; all on the emulated devices' clock.
 /// </summary>
 public sealed record DeviceCheck(
     [property: JsonPropertyName("name")] string Name,
@@ -31,13 +32,18 @@ public sealed record DeviceCheck(
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("published_ms")] double? PublishedMs,
     [property: JsonPropertyName("calibrated_ms")] double CalibratedMs,
+    [property: JsonPropertyName("calibrated_now_ms")] double CalibratedNowMs,
     [property: JsonPropertyName("measured_ms")] double MeasuredMs,
-    [property: JsonPropertyName("quota_cores")] double QuotaCores,
-    [property: JsonPropertyName("speed_basis")] string SpeedBasis,
-    [property: JsonPropertyName("host_cpu_ms")] double HostCpuMs)
+    [property: JsonPropertyName("busy_cores")] double BusyCores,
+    [property: JsonPropertyName("speed_basis")] string SpeedBasis)
 {
+    /// <summary>The emulation's error: measured against the calibrated speed on the host as it runs now.</summary>
     [JsonPropertyName("speed_error")]
-    public double SpeedError => Math.Abs(MeasuredMs - CalibratedMs) / CalibratedMs;
+    public double SpeedError => Math.Abs(MeasuredMs - CalibratedNowMs) / CalibratedNowMs;
+
+    /// <summary>How far the host's CPU time of the model is now from its cached calibration.</summary>
+    [JsonPropertyName("host_drift")]
+    public double HostDrift => (CalibratedNowMs / CalibratedMs) - 1;
 }
 
 /// <summary>What <c>testbed check</c> found.</summary>
@@ -84,17 +90,18 @@ public static class TestbedCheck
         foreach (var device in emulation.Devices)
         {
             var calibrated = dilation.ReportMs(device.EmulatedMs(emulation.Host, model));
-            log($"measuring device {device.Name} ({device.Unit.Name}): {model} calibrated at {calibrated:0.#} ms, quota {device.QuotaCores:0.###} cores");
+            log($"measuring device {device.Name} ({device.Unit.Name}): {model} calibrated at {calibrated:0.#} ms, {device.BusyCores:0.###} host cores when busy");
             var result = await SpeedProbe.MeasureAsync(testbed, device.Name, probe(model), cancel);
             devices.Add(new DeviceCheck(device.Name, device.Profile, device.Unit.Name, model,
                 device.Unit.ReferenceMs.TryGetValue(model, out var published) ? published : null,
-                calibrated, dilation.ReportMs(result.DeviceMs), device.QuotaCores, device.Speed.Basis, result.HostCpuMs));
+                calibrated, dilation.ReportMs(result.HostCpuMs * device.Slowdown), dilation.ReportMs(result.DeviceMs), device.BusyCores, device.Speed.Basis));
         }
         return new CheckReport(state.Name, "namespaces (emulated)", emulation.Host.Describe(), dilation.Factor, dilation.Label, links, devices,
             $"host load average {LoadAverage()} during the check (other tenants slow every figure); " +
             "bandwidth is the better of two TCP goodput runs per direction (~4% under the shaped line rate for framing); RTT includes the one-way latency each sender adds (no netem in this kernel); " +
-            $"a device's latency is {model} run by ONNX Runtime on one thread inside the device's namespace and cgroups and stretched as its agent stretches, median of 9 isolated runs; " +
-            "calibrated = this host's cached CPU time of the model over the unit's speed; all on the emulated devices' clock (dilated figures divided back)");
+            $"a device's latency is {model} run by ONNX Runtime on one thread inside the device's namespace and cgroups and stretched as its agent stretches, median of {SpeedProbe.Runs} runs, each after a pause; " +
+            "calibrated = this host's cached CPU time of the model over the unit's speed; on this host now = the same with the model's CPU time measured by the same probe " +
+            "in plain runs between the stretched ones (what the emulation stretches; it drifts with other tenants' load); all on the emulated devices' clock (dilated figures divided back)");
     }
 
     private static string LoadAverage()

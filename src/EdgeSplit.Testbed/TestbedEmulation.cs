@@ -8,12 +8,12 @@ namespace EdgeSplit.Testbed;
 /// <summary>
 /// One emulated device's compute: the unit it runs on, that unit's speed in host cores and the testbed's
 /// dilation. Each device runs ONNX Runtime on one thread; a compute of C host CPU seconds is stretched to
-/// C x <see cref="Slowdown"/> seconds, and the device may use at most <see cref="QuotaCores"/> of the host.
+/// C x <see cref="Slowdown"/> seconds, so a busy device uses <see cref="BusyCores"/> of the host.
 /// </summary>
 public sealed record DeviceEmulation(string Name, string Profile, ComputeUnit Unit, UnitSpeed Speed, TimeDilation Dilation)
 {
-    /// <summary>Host cores the device may use (its cgroup quota): its speed, slowed by the dilation.</summary>
-    public double QuotaCores => Dilation.Slow(Speed.HostCores);
+    /// <summary>Host cores the device uses while it computes without pause: its speed, slowed by the dilation.</summary>
+    public double BusyCores => Dilation.Slow(Speed.HostCores);
 
     /// <summary>Host wall seconds per host CPU second of inference on this device, dilation included.</summary>
     public double Slowdown => Dilation.Factor / Speed.HostCores;
@@ -55,7 +55,7 @@ public sealed record TestbedEmulation(TestbedSpec Spec, HostCalibration Host, Ti
         ?? throw new ArgumentException($"no device '{name}' in testbed '{Spec.Name}'", nameof(name));
 
     /// <summary>Host cores all devices may use at once.</summary>
-    public double DemandCores => Devices.Sum(d => d.QuotaCores);
+    public double DemandCores => Devices.Sum(d => d.BusyCores);
 
     /// <summary>
     /// A device as the planners see it: speed relative to this host (dilated), the share of its unit left
@@ -87,14 +87,14 @@ public sealed record TestbedEmulation(TestbedSpec Spec, HostCalibration Host, Ti
         [.. Spec.Links.SelectMany(l => LinkSpecs(l.A, l.B, l.BandwidthMbps, l.LatencyMs))],
         profile, Spec.Source).Validate();
 
-    /// <summary>One line per device for consoles and reports: unit, published figure, speed and quota.</summary>
+    /// <summary>One line per device for consoles and reports: unit, published figure, speed and host cores when busy.</summary>
     public IEnumerable<string> Describe()
     {
         foreach (var d in Devices)
         {
             var published = Model is not null && d.Unit.ReferenceMs.TryGetValue(Model, out var ms) ? $", {Model} published {ms.ToString("0.#", CultureInfo.InvariantCulture)} ms" : "";
-            yield return $"{d.Name} ({d.Profile} {d.Unit.Name}{published}): {d.Speed.HostCores.ToString("0.###", CultureInfo.InvariantCulture)} host cores from {d.Speed.Basis}, " +
-                $"quota {d.QuotaCores.ToString("0.###", CultureInfo.InvariantCulture)} cores";
+            yield return $"{d.Name} ({d.Profile} {d.Unit.Name}{published}): speed {d.Speed.HostCores.ToString("0.###", CultureInfo.InvariantCulture)} host cores from {d.Speed.Basis}, " +
+                $"{d.BusyCores.ToString("0.###", CultureInfo.InvariantCulture)} host cores when busy{(d.Dilation.IsDilated ? " (dilated)" : "")}";
         }
     }
 }

@@ -62,7 +62,7 @@ internal static class TestbedLayout
                 Port = namespaces ? options.AgentPort : FreeLoopbackPort(usedPorts),
                 HostInterface = namespaces ? $"{RunningTestbed.Prefix}{slot}m{k}h" : null,
                 Cpus = cpus,
-                QuotaCores = emulated.QuotaCores,
+                BusyCores = emulated.BusyCores,
                 MemoryBytes = (long)device.Profile.MemoryMb * 1024 * 1024,
                 Slowdown = emulated.Slowdown,
                 SpeedBasis = emulated.Speed.Basis,

@@ -25,8 +25,8 @@ public sealed record DeviceState
     public IReadOnlyList<string> CgroupDirectories { get; init; } = [];
     public bool CgroupV2 { get; init; }
     public required string Cpus { get; init; }
-    /// <summary>Host cores the device's work uses when busy: its unit's speed in host cores over the dilation factor.</summary>
-    public required double QuotaCores { get; init; }
+    /// <summary>Host cores the device uses while it computes without pause: its unit's speed in host cores over the dilation factor.</summary>
+    public required double BusyCores { get; init; }
     public required long MemoryBytes { get; init; }
     /// <summary>Host wall seconds per host CPU second of inference (the agent stretches its compute to this; dilation included).</summary>
     public required double Slowdown { get; init; }

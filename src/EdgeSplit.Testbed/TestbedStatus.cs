@@ -1,7 +1,7 @@
 namespace EdgeSplit.Testbed;
 
 /// <summary>One device as <c>testbed status</c> shows it.</summary>
-public sealed record DeviceStatus(string Name, string Profile, string Unit, string Address, int Port, int? Pid, bool Running, bool NamespaceExists, bool CgroupsExist, double QuotaCores, string Cpus, long MemoryMb, double Slowdown);
+public sealed record DeviceStatus(string Name, string Profile, string Unit, string Address, int Port, int? Pid, bool Running, bool NamespaceExists, bool CgroupsExist, double BusyCores, string Cpus, long MemoryMb, double Slowdown);
 
 /// <summary>One link as <c>testbed status</c> shows it (figures as configured, before dilation), with the qdisc really installed.</summary>
 public sealed record LinkStatus(string A, string B, string AddressA, string AddressB, double BandwidthMbps, double LatencyMs, string Qdisc);

@@ -6,7 +6,7 @@ namespace EdgeSplit.Testbed;
 /// <summary>
 /// Time dilation (DieCast, NSDI'08; time-warped network emulation, NSDI'06): when the emulated devices
 /// would ask for more CPU than this host can give, the whole testbed runs <see cref="Factor"/> times
-/// slower, so every device still gets its share. CPU quotas and link bandwidths are divided by the factor;
+/// slower, so every device still gets its share. Devices' speeds (host cores) and link bandwidths are divided by the factor;
 /// latencies, timers, deadlines, sampling periods and scenario times are multiplied by it; every time
 /// reported is divided by it again and labelled dilated. The one place the factor is applied.
 /// </summary>
@@ -45,7 +45,7 @@ public sealed record TimeDilation
     /// <summary>Milliseconds of emulated time as they pass on the host (link latency).</summary>
     public double StretchMs(double emulatedMs) => emulatedMs * Factor;
 
-    /// <summary>A rate of the emulated devices as the host gives it (link bandwidth, CPU quota).</summary>
+    /// <summary>A rate of the emulated devices as the host gives it (link bandwidth, a device's speed in host cores).</summary>
     public double Slow(double rate) => rate / Factor;
 
     /// <summary>A duration measured on the host, reported on the emulated devices' clock.</summary>

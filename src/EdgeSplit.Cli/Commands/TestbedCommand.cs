@@ -151,8 +151,7 @@ internal static class TestbedCommand
             {
                 throw new BadInputException("testbed check needs root (namespaces, tc, cgroups): in the loopback fallback shaping is done inside the agents and there is nothing to measure");
             }
-            // Calibrated now: the check compares the devices with the host as it is at this moment.
-            var emulation = TestbedEmulation.Plan(spec, HostCalibration.Refresh(Log, ct), reference);
+            var emulation = TestbedEmulation.Plan(spec, HostCalibration.LoadOrMeasure(Log, ct), reference);
             var name = spec.Name.Length > 18 ? spec.Name[..18] + "-chk" : spec.Name + "-chk";
             var testbed = RunningTestbed.Up(spec with { Name = name }, path, new TestbedOptions { Emulation = emulation, Log = Log });
             CheckReport report;
@@ -178,14 +177,15 @@ internal static class TestbedCommand
                     $"{F(l.MeasuredBandwidthMbpsReverse)} ({Pct(l.MeasuredBandwidthMbpsReverse, l.ConfiguredBandwidthMbps)})", F(l.ConfiguredRttMs), F(l.MeasuredRttMs));
             }
             var devices = new Table().Title($"devices: {Markup.Escape(reference)} latency at batch 1 (emulated{dilated})")
-                .AddColumns("device", "profile", "unit", "published ms", "calibrated ms", "measured ms", "quota cores", "speed from");
+                .AddColumns("device", "unit", "published ms", "calibrated ms", "on this host now", "measured ms", "vs published", "host cores busy");
             foreach (var d in report.Devices)
             {
-                devices.AddRow(d.Name, d.Profile, d.Unit, d.PublishedMs is { } p ? F(p) : "-", F(d.CalibratedMs),
-                    $"{F(d.MeasuredMs)} ({Pct(d.MeasuredMs, d.CalibratedMs)})", d.QuotaCores.ToString("0.###", CultureInfo.InvariantCulture), Markup.Escape(d.SpeedBasis));
+                devices.AddRow(d.Name, $"{d.Profile} {d.Unit}", d.PublishedMs is { } p ? F(p) : "-", F(d.CalibratedMs),
+                    $"{F(d.CalibratedNowMs)} (host {d.HostDrift.ToString("+0%;-0%", CultureInfo.InvariantCulture)})",
+                    $"{F(d.MeasuredMs)} ({Pct(d.MeasuredMs, d.CalibratedNowMs)})", Pct(d.MeasuredMs, d.CalibratedMs), d.BusyCores.ToString("0.###", CultureInfo.InvariantCulture));
             }
             AnsiConsole.MarkupLine($"[bold]dilation factor {F(report.DilationFactor)}[/]: {Markup.Escape(report.Dilation)}");
-            AnsiConsole.MarkupLine($"[grey]host: {Markup.Escape(report.Host)}[/]");
+            AnsiConsole.MarkupLine($"[grey]host calibration: {Markup.Escape(report.Host)}; speeds from {Markup.Escape(string.Join(", ", report.Devices.Select(d => d.SpeedBasis).Distinct()))}[/]");
             AnsiConsole.Write(links);
             AnsiConsole.Write(devices);
             AnsiConsole.MarkupLine($"[grey]{Markup.Escape(report.Note)}[/]");
@@ -237,9 +237,15 @@ internal static class TestbedCommand
             Description = $"Reference models to time, of {string.Join(", ", ReferenceModels.All)} (vgg16 takes ~0.5 GB and seconds a run).",
             DefaultValueFactory = _ => string.Join(',', ReferenceModels.Measured),
         };
-        var command = new Command("calibrate", "Time the reference models with ONNX Runtime on this board (batch 1) and print a device profile with its CPU unit.") { name, template, threads, models };
+        var host = new Option<bool>("--host") { Description = "Instead: measure this host again for the emulator (1 thread, the cached figures device speeds are derived from) and print them." };
+        var command = new Command("calibrate", "Time the reference models with ONNX Runtime on this board (batch 1) and print a device profile with its CPU unit.") { name, template, threads, models, host };
         CommandRunner.SetAction(command, (parse, ct) =>
         {
+            if (parse.GetValue(host))
+            {
+                Console.Out.WriteLine(HostCalibration.Refresh(Log, ct).Describe());
+                return Task.FromResult(ExitCodes.Ok);
+            }
             var like = parse.GetValue(template);
             var baseProfile = like is not null ? DeviceProfile.Load(like.FullName)
                 : new DeviceProfile("unknown", 1, 1024, [new ComputeUnit("cpu", new Dictionary<string, double>(), 1, 5, 15)], "cpu", new NetworkProfile("wifi", 100, 50));
@@ -331,11 +337,11 @@ internal static class TestbedCommand
         }
         var dilation = status.DilationFactor > 1 ? $", time dilated x{F(status.DilationFactor)}" : "";
         var devices = new Table().Title($"testbed {status.Name} ({status.Mode.ToString().ToLowerInvariant()}, emulated{dilation}; source: {status.Source})")
-            .AddColumns("device", "profile", "unit", "address", "pid", "running", "quota cores", "memory MB", "slowdown");
+            .AddColumns("device", "profile", "unit", "address", "pid", "running", "host cores busy", "memory MB", "slowdown");
         foreach (var d in status.Devices)
         {
             devices.AddRow(d.Name, d.Profile, d.Unit, $"{d.Address}:{d.Port}", d.Pid?.ToString(CultureInfo.InvariantCulture) ?? "-",
-                d.Running ? "yes" : "no", d.QuotaCores.ToString("0.###", CultureInfo.InvariantCulture), d.MemoryMb.ToString(CultureInfo.InvariantCulture), F(d.Slowdown) + "x");
+                d.Running ? "yes" : "no", d.BusyCores.ToString("0.###", CultureInfo.InvariantCulture), d.MemoryMb.ToString(CultureInfo.InvariantCulture), F(d.Slowdown) + "x");
         }
         var links = new Table().AddColumns("link", "addresses", "Mbit/s", "latency ms (one way, by sender)", "qdisc");
         foreach (var l in status.Links)
@@ -350,7 +356,7 @@ internal static class TestbedCommand
     private static string F(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 
     private static string Pct(double measured, double configured) =>
-        ((measured - configured) / configured).ToString("+0.0%;-0.0%", CultureInfo.InvariantCulture);
+        Math.Round((measured - configured) / configured, 3).ToString("+0.0%;-0.0%;0.0%", CultureInfo.InvariantCulture);
 
     private static void Log(string message) => Console.Error.WriteLine(message);
 }

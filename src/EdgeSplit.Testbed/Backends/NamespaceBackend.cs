@@ -37,7 +37,7 @@ public sealed class NamespaceBackend : ITestbedBackend
     public RunningTestbed Testbed => testbed;
 
     public string Label => testbed.State.Mode == TestbedMode.Namespaces
-        ? $"namespace testbed '{testbed.State.Name}': each device an 'edgesplit agent' process in its own network namespace and cgroups (CPU quota from its unit's published latency, memory limit), links shaped by tc tbf, one-way latency and the compute stretch added by the agents; {Emulation.Dilation.Label}"
+        ? $"namespace testbed '{testbed.State.Name}': each device an 'edgesplit agent' process in its own network namespace and cgroups (memory limit, CPU cap), links shaped by tc tbf; each agent stretches its compute's CPU time to its unit's published speed and adds its links' one-way latency; {Emulation.Dilation.Label}"
         : $"loopback testbed '{testbed.State.Name}' (no root): each device an 'edgesplit agent' process on 127.0.0.1 that paces, delays and stretches its own work; {Emulation.Dilation.Label}";
 
     public IReadOnlyList<AgentEndpoint> Agents => testbed.State.AgentEndpoints();

@@ -5,18 +5,20 @@ using EdgeSplit.Testbed.Linux;
 
 namespace EdgeSplit.Testbed.Calibration;
 
-/// <summary>What one device measured: the reference model's latency as emulated, next to the host's own CPU time of it.</summary>
+/// <summary>What one device measured: the reference model's latency as emulated, next to the host's own CPU time of it at the same time.</summary>
 public sealed record ProbeResult(double HostCpuMs, double DeviceMs);
 
 /// <summary>
-/// Measures a device's emulated speed the way its agent computes: a child process runs a reference model
-/// with ONNX Runtime on one thread and stretches each run as the agent does (<see cref="EmulatedLinks.AfterComputeAsync"/>
-/// with the device's links file). It first runs unconstrained (the host's CPU time of the model, fresh),
-/// is then moved into the device's cgroups and runs isolated requests, a pause between them as between a
-/// camera's frames.
+/// Measures a device's emulated speed the way its agent computes: a child process inside the device's cgroups
+/// runs a reference model with ONNX Runtime on one thread, in turn plainly (the host's CPU time of the model
+/// now) and stretched as the agent stretches (<see cref="EmulatedLinks.AfterComputeAsync"/> with the device's
+/// links file).
 /// </summary>
 public static class SpeedProbe
 {
+    /// <summary>Isolated runs each way; the median is reported.</summary>
+    public const int Runs = 15;
+
     public static async Task<ProbeResult> MeasureAsync(RunningTestbed testbed, string deviceName, ProcessLaunch probe, CancellationToken cancel)
     {
         var device = testbed.State.Device(deviceName);
@@ -49,25 +51,22 @@ public static class SpeedProbe
                 var parts = line.Split(' ');
                 return (double.Parse(parts[0], CultureInfo.InvariantCulture), double.Parse(parts[1], CultureInfo.InvariantCulture));
             }
-            // Isolated runs, as the host calibration and the device's runs are: back-to-back ones run on warmer caches.
-            var free = new List<double>();
-            for (var i = 0; i < 9; i++)
-            {
-                await Task.Delay(ReferenceTimer.PauseMs, timeout.Token);
-                free.Add((await Run("free")).CpuMs);
-            }
             if (device.CgroupDirectories.Count == 0)
             {
                 throw new TestbedException("the speed probe needs the device's cgroups (run as root)");
             }
             new CgroupSet(device.CgroupV2, device.CgroupDirectories).Join(process.Id);
+            // Inside the device, a plain run and a stretched one in turn, each after a pause as between a camera's
+            // frames: the plain runs' CPU time is what the host gives the model at that very moment (it drifts with
+            // other tenants' load), so the stretch is checked against it, not against a calibration minutes old.
+            var free = new List<double>();
             var emulated = new List<double>();
-            for (var i = 0; i < 9; i++)
+            for (var i = 0; i < Runs; i++)
             {
-                var (wall, _) = await Run("device");
-                emulated.Add(wall);
-                // Idle as long as the request took, as a device between two frames would.
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(wall, 2000)), timeout.Token);
+                await Task.Delay(ReferenceTimer.PauseMs, timeout.Token);
+                free.Add((await Run("free")).CpuMs);
+                await Task.Delay(ReferenceTimer.PauseMs, timeout.Token);
+                emulated.Add((await Run("device")).WallMs);
             }
             return new ProbeResult(Median(free), Median(emulated));
         }

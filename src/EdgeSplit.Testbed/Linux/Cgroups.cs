@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace EdgeSplit.Testbed.Linux;
 
-/// <summary>CPU and memory limits of one emulated device; a null quota leaves the CPU unlimited (a device starting up).</summary>
-public sealed record CpuMemoryLimits(string Cpus, double? QuotaCores, long MemoryBytes);
+/// <summary>CPU and memory limits of one emulated device: its cpuset, a CPU cap in host cores (null: none) and its memory.</summary>
+public sealed record CpuMemoryLimits(string Cpus, double? CapCores, long MemoryBytes);
 
 /// <summary>
 /// The cgroups of one emulated device, v1 (separate cpu, cpuset and memory hierarchies) or v2
@@ -88,7 +88,7 @@ public sealed record CgroupSet(bool V2, IReadOnlyList<string> Directories)
                 }
             }
         }
-        SetQuota(limits.QuotaCores);
+        SetQuota(limits.CapCores);
     }
 
     /// <summary>Caps the CPU at <paramref name="cores"/> of the host (null: unlimited).</summary>
