@@ -31,7 +31,7 @@ public sealed class RunningTestbed
 
     private readonly Action<string> log;
 
-    private RunningTestbed(TestbedState state, string stateFile, Action<string> log)
+    internal RunningTestbed(TestbedState state, string stateFile, Action<string> log)
     {
         State = state;
         StateFile = stateFile;
@@ -57,7 +57,7 @@ public sealed class RunningTestbed
     public static RunningTestbed Up(TestbedSpec spec, string specFile, TestbedOptions options)
     {
         var log = options.Log ?? (_ => { });
-        CleanLeftovers(options.StateRoot, log);
+        TestbedCleanup.CleanLeftovers(options.StateRoot, log);
         var mode = CanUseNamespaces && !options.ForceLoopback ? TestbedMode.Namespaces : TestbedMode.Loopback;
         if (mode == TestbedMode.Loopback)
         {
@@ -146,7 +146,7 @@ public sealed class RunningTestbed
     public static RunningTestbed Open(string name, string? stateRoot = null, Action<string>? log = null)
     {
         stateRoot ??= DefaultStateRoot;
-        CleanLeftovers(stateRoot, log ?? (_ => { }));
+        TestbedCleanup.CleanLeftovers(stateRoot, log ?? (_ => { }));
         var file = StateFileFor(stateRoot, name);
         if (!File.Exists(file))
         {
@@ -162,49 +162,6 @@ public sealed class RunningTestbed
         return Directory.Exists(stateRoot)
             ? [.. Directory.EnumerateDirectories(stateRoot).Where(d => File.Exists(Path.Combine(d, "state.json"))).Select(Path.GetFileName).Order(StringComparer.Ordinal)!]
             : [];
-    }
-
-    /// <summary>Tears down testbeds whose owning process died without doing so (a crash, a kill -9).</summary>
-    public static void CleanLeftovers(string stateRoot, Action<string> log)
-    {
-        foreach (var name in ListNames(stateRoot))
-        {
-            if (TryLoad(stateRoot, name) is { OwnerPid: { } owner } state && !Exec.ProcessAlive(owner))
-            {
-                log($"removing leftovers of testbed '{name}' (its owner, pid {owner}, is gone)");
-                new RunningTestbed(state, StateFileFor(stateRoot, name), log).Down();
-            }
-        }
-    }
-
-    /// <summary>Removes every namespace, interface and cgroup named with the es- prefix, and all state files.</summary>
-    public static int DownAll(string? stateRoot = null, Action<string>? log = null)
-    {
-        stateRoot ??= DefaultStateRoot;
-        var count = 0;
-        foreach (var name in ListNames(stateRoot))
-        {
-            Open(name, stateRoot, log).Down();
-            count++;
-        }
-        if (CanUseNamespaces)
-        {
-            foreach (var ns in Exec.Run("ip", "netns", "list").Stdout.Split('\n').Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)))
-            {
-                DeviceProcesses.KillNamespaceProcesses(ns);
-                Exec.Try("ip", "netns", "del", ns);
-                count++;
-            }
-            foreach (var link in Exec.Run("ip", "-o", "link", "show").Stdout.Split('\n').Select(l => l.Split(':', 3)).Where(p => p.Length == 3).Select(p => p[1].Trim().Split('@')[0]).Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)))
-            {
-                Exec.Try("ip", "link", "del", link);
-            }
-            var root = "/sys/fs/cgroup";
-            var candidates = CgroupSet.HostIsV2(root) ? [root] : new[] { "cpu", "cpuset", "memory" }.Select(c => Path.Combine(root, c)).Where(Directory.Exists);
-            var dirs = candidates.SelectMany(c => Directory.EnumerateDirectories(c, Prefix + "*")).ToList();
-            CgroupSet.Remove(dirs);
-        }
-        return count;
     }
 
     /// <summary>Stops every process and removes every namespace, interface, cgroup and state file of this testbed.</summary>
@@ -416,7 +373,7 @@ public sealed class RunningTestbed
         log($"device {deviceName}: pid {process.Id}, listening on {device.ControlAddress}:{device.Port}");
     }
 
-    private static TestbedState? TryLoad(string stateRoot, string name)
+    internal static TestbedState? TryLoad(string stateRoot, string name)
     {
         try
         {
@@ -425,36 +382,6 @@ public sealed class RunningTestbed
         catch (Exception ex) when (ex is IOException or System.Text.Json.JsonException)
         {
             return null;
-        }
-    }
-
-    /// <summary>A scenario load: its process, if it has one (ours, ended on dispose), and what to undo.</summary>
-    private sealed class LoadHandle(Process? process, Action undo) : IDisposable
-    {
-        private int disposed;
-
-        public void Dispose()
-        {
-            if (Interlocked.Exchange(ref disposed, 1) != 0)
-            {
-                return;
-            }
-            if (process is not null)
-            {
-                try
-                {
-                    if (!process.HasExited)
-                    {
-                        process.Kill();
-                    }
-                }
-                catch (InvalidOperationException)
-                {
-                    // Already gone.
-                }
-                process.Dispose();
-            }
-            undo();
         }
     }
 }

@@ -105,7 +105,7 @@ internal static class TestbedCommand
         {
             if (parse.GetValue(all))
             {
-                RunningTestbed.DownAll(log: Log);
+                TestbedCleanup.DownAll(log: Log);
                 Log("everything named es-* is removed");
                 return Task.FromResult(ExitCodes.Ok);
             }
