@@ -154,15 +154,15 @@ public sealed class BackendTests : IDisposable
         var address = backend.Agents.Single(a => a.Name == "b").Address;
         await backend.KillAsync("b", CancellationToken.None);
         Assert.False(Device(backend, "b").Alive);
-        Assert.False(await AnswersPingAsync(address, TimeSpan.FromSeconds(2)));
+        Assert.False(await AgentPing.AnswersWithinAsync(address, TimeSpan.FromSeconds(2)));
         await backend.ReviveAsync("b", CancellationToken.None);
-        Assert.True(await AnswersPingAsync(address, TimeSpan.FromSeconds(60)), $"b did not come back at {address}");
+        Assert.True(await AgentPing.AnswersWithinAsync(address, TimeSpan.FromSeconds(60)), $"b did not come back at {address}");
         Assert.True(Device(backend, "b").Alive);
 
         // Reset: nominal links again, fresh agents that answer.
         await backend.ResetAsync(CancellationToken.None);
         Assert.Equal(new LinkConditions("a", "b", 50, 2), backend.Sample().Links.Single());
-        Assert.True(await AnswersPingAsync(backend.Agents.Single(a => a.Name == "a").Address, TimeSpan.FromSeconds(60)));
+        Assert.True(await AgentPing.AnswersWithinAsync(backend.Agents.Single(a => a.Name == "a").Address, TimeSpan.FromSeconds(60)));
     }
 
     private TestbedEmulation Emulation(string name)
@@ -192,30 +192,6 @@ public sealed class BackendTests : IDisposable
         {
             Assert.True(waited.Elapsed < TimeSpan.FromSeconds(30), "the player did not apply the event");
             await Task.Delay(20);
-        }
-    }
-
-    private static async Task<bool> AnswersPingAsync(string address, TimeSpan within)
-    {
-        var (channel, invoker) = EdgeSplit.Cluster.Transport.GrpcChannels.Open(address, token: null);
-        using var _ = channel;
-        var client = new EdgeSplit.Cluster.Protos.Agent.AgentClient(invoker);
-        var waited = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                await client.PingAsync(new EdgeSplit.Cluster.Protos.PingRequest(), deadline: DateTime.UtcNow.AddSeconds(1));
-                return true;
-            }
-            catch (Grpc.Core.RpcException) when (waited.Elapsed < within)
-            {
-                await Task.Delay(100);
-            }
-            catch (Grpc.Core.RpcException)
-            {
-                return false;
-            }
         }
     }
 }

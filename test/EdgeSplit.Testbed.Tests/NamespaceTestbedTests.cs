@@ -96,22 +96,7 @@ public sealed class NamespaceTestbedTests : IDisposable
     {
         foreach (var agent in agents)
         {
-            var (channel, invoker) = EdgeSplit.Cluster.Transport.GrpcChannels.Open(agent.Address, token: null);
-            using var _ = channel;
-            var client = new EdgeSplit.Cluster.Protos.Agent.AgentClient(invoker);
-            var waited = Stopwatch.StartNew();
-            while (true)
-            {
-                try
-                {
-                    await client.PingAsync(new EdgeSplit.Cluster.Protos.PingRequest(), deadline: DateTime.UtcNow.AddSeconds(2));
-                    break;
-                }
-                catch (Grpc.Core.RpcException) when (waited.Elapsed < TimeSpan.FromSeconds(60))
-                {
-                    await Task.Delay(200);
-                }
-            }
+            Assert.True(await AgentPing.AnswersWithinAsync(agent.Address, TimeSpan.FromSeconds(60)), $"agent {agent.Name} at {agent.Address} does not answer");
         }
     }
 
