@@ -26,7 +26,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         var say = log ?? (_ => { });
         var objective = Objective.Parse(Experiment.Objective);
         var results = new List<StrategyResult>();
-        var notes = new List<string>();
         var placements = new Dictionary<(string Model, Strategy Strategy), IReadOnlyList<(string Placement, double Share)>>();
         var runCount = Experiment.Models.Count * Experiment.Strategies.Count;
         var runIndex = 0;
@@ -51,7 +50,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
                 ct.ThrowIfCancellationRequested();
                 var run = new StrategyRun(Experiment, backend, model, strategy, conditions, objective, Report, runIndex, runCount);
                 results.Add(await run.RunAsync(ct));
-                notes.AddRange(run.Notes);
                 placements[(model.Name, strategy)] = run.Placements;
                 runIndex++;
             }
@@ -94,7 +92,6 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             closing.Add("The cost model's online correction was off: planners did not learn device or link factors from observed times.");
         }
         closing.AddRange(ExperimentNotes.Explain(results, placements));
-        closing.AddRange(notes.Distinct());
         var shortBackend = labels.All(l => l.StartsWith("namespace", StringComparison.Ordinal)) ? "namespace testbed (agent processes, tc, cgroups)" : "in-process emulation (no namespaces)";
         return new BenchReport(
             $"{Experiment.Title} ({shortBackend})",

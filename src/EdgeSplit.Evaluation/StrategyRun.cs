@@ -24,8 +24,6 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
     private int _failed;
     private int _sent;
 
-    public List<string> Notes { get; } = [];
-
     /// <summary>Each placement that served requests, with its share of them, most used first.</summary>
     public IReadOnlyList<(string Placement, double Share)> Placements { get; private set; } = [];
 
