@@ -101,8 +101,8 @@ public sealed class BadInputTests : IDisposable
 
     [Theory]
     [InlineData("nosuch=0.5", "does not have")]
-    [InlineData("camera", "DEVICE=SPEED")]
-    [InlineData("camera=-1", "DEVICE=SPEED")]
+    [InlineData("camera", "DEVICE=FACTOR")]
+    [InlineData("camera=-1", "DEVICE=FACTOR")]
     public void A_bench_miscalibration_that_names_no_device_or_speed(string belief, string expected)
     {
         var examples = Path.Combine(RepositoryRoot(), "examples");

@@ -4,6 +4,8 @@ using System.Globalization;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
 using Spectre.Console;
 
@@ -11,8 +13,8 @@ namespace EdgeSplit.Cli.Commands;
 
 /// <summary>
 /// <c>edgesplit plan</c>: one planning decision for a model on a described testbed. Node times are
-/// measured on this host with ONNX Runtime and scaled to each device by its profile's relative
-/// CPU speed, so the figures are estimates for emulated devices.
+/// measured on this host with ONNX Runtime and scaled to each device by its unit's speed (published
+/// latencies over this host's), so the figures are estimates for emulated devices.
 /// </summary>
 internal static class PlanCommand
 {
@@ -60,7 +62,7 @@ internal static class PlanCommand
             var cache = parse.GetValue(profileCache);
             var timing = cache is null ? Measure() : new ProfileStore(cache).GetOrMeasure(Profiler.ModelSha256(onnx), "this-host", Measure);
             var profileMs = Stopwatch.GetElapsedTime(profileStarted).TotalMilliseconds;
-            var state = StateOf(spec, Profiler.BuildSegmentProfile(onnx, timing, cuts, facts));
+            var state = StateOf(spec, Profiler.BuildSegmentProfile(onnx, timing, cuts, facts), Path.GetFileNameWithoutExtension(onnx.DisplayName));
 
             var costModel = new CostModel(correctionEnabled: false);
             var registry = new PlannerRegistry(costModel);
@@ -104,9 +106,8 @@ internal static class PlanCommand
                     DecisionMs = decisionMs,
                     FirstDecisionMs = firstDecisionMs,
                     ProfileMs = profileMs,
-                    Estimated = "predictions for emulated devices: node times measured on this host, scaled by profile CPU speed; energy from power models",
-                    HostRelativeCpuSpeed = spec.HostRelativeCpuSpeed ?? 1.0,
-                    HostRelativeCpuSpeedAssumed = spec.HostRelativeCpuSpeed is null,
+                    Estimated = "predictions for emulated devices: node times measured on this host, scaled by each device's unit speed (its published latencies over this host's); energy from power models",
+                    Host = HostCalibration.LoadOrMeasure().Describe(),
                 });
                 return Task.FromResult(ExitCodes.Ok);
             }
@@ -125,36 +126,17 @@ internal static class PlanCommand
                 $"[bold]{plannerName}[/] for {goal.Kind.ToString().ToLowerInvariant()} on {Markup.Escape(spec.Name)} (emulated devices, estimated): " +
                 $"latency {estimate.LatencyMs.ToString("F1", CultureInfo.InvariantCulture)} ms, energy {estimate.EnergyJ.ToString("F3", CultureInfo.InvariantCulture)} J, " +
                 $"throughput {estimate.ThroughputPerS.ToString("F1", CultureInfo.InvariantCulture)}/s; decided in {decisionMs.ToString("F2", CultureInfo.InvariantCulture)} ms");
-            if (spec.HostRelativeCpuSpeed is null)
-            {
-                Terminal.Err.MarkupLine("[yellow]testbed has no host_relative_cpu_speed; assumed this host is as fast as the reference (1.0)[/]");
-            }
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;
     }
 
     /// <summary>
-    /// The described state of a testbed: speeds relative to this host (where node times were
-    /// measured), all CPU free, memory from the profile, links in both directions capped by both
-    /// devices' network bandwidth, RTT = 2 x one-way latency.
+    /// The described state of a testbed: each device's speed relative to this host (where node times were
+    /// measured) from its unit's published latencies over this host's cached calibration, all CPU free,
+    /// memory from the profile, links in both directions, RTT = 2 x one-way latency; on the dilated clock
+    /// when the testbed would need it.
     /// </summary>
-    internal static PlanningState StateOf(TestbedSpec spec, SegmentProfile profile)
-    {
-        var host = spec.HostRelativeCpuSpeed ?? 1.0;
-        var devices = spec.Devices.Select(d => new DeviceSpec(
-            d.Name,
-            d.Profile.RelativeCpuSpeed / host,
-            1,
-            (long)d.Profile.MemoryMb << 20,
-            new DevicePowerModel(d.Profile.IdlePowerW, d.Profile.PeakPowerW, d.Profile.Network.EnergyPerByteNj * 1e-9, d.Profile.Network.EnergyPerByteNj * 1e-9))).ToList();
-        var links = new List<LinkSpec>();
-        foreach (var l in spec.Links)
-        {
-            var mbps = Math.Min(l.BandwidthMbps, Math.Min(spec.Device(l.A).Profile.Network.BandwidthMbps, spec.Device(l.B).Profile.Network.BandwidthMbps));
-            links.Add(new LinkSpec(l.A, l.B, mbps * 125_000, 2 * l.LatencyMs));
-            links.Add(new LinkSpec(l.B, l.A, mbps * 125_000, 2 * l.LatencyMs));
-        }
-        return new PlanningState(devices, links, profile, spec.Source).Validate();
-    }
+    internal static PlanningState StateOf(TestbedSpec spec, SegmentProfile profile, string? model = null, TimeDilation? dilation = null) =>
+        TestbedEmulation.Plan(spec, HostCalibration.LoadOrMeasure(message => Console.Error.WriteLine(message)), model, dilation: dilation).NominalState(profile);
 }

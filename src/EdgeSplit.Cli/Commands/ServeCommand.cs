@@ -74,6 +74,8 @@ internal static class ServeCommand
                 MetricsListen = parse.GetValue(metricsListen),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
+            // A dilated testbed runs slower than the devices it emulates: the coordinator's timers stretch with it.
+            options = bed?.Dilation.Apply(options) ?? options;
             var name = Path.GetFileNameWithoutExtension(file.Name);
             CoordinatorHost host;
             if (cuts is not null)
@@ -95,7 +97,7 @@ internal static class ServeCommand
                 IReadOnlyList<LinkSpec>? links = null;
                 if ((parse.GetValue(testbed) ?? bed?.SpecFile) is { } testbedFile)
                 {
-                    var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile);
+                    var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile, name, bed?.Dilation);
                     devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
                     links = described.Links;
                     var unknown = endpoints.Where(e => !devices.ContainsKey(e.Name)).Select(e => e.Name).ToList();
@@ -105,6 +107,7 @@ internal static class ServeCommand
                     }
                 }
                 var adaptive = new AdaptiveOptions(plannerName ?? "optimal", goal, devices, !parse.GetValue(noCorrection), parse.GetValue(rlPolicy)?.FullName) { Links = links };
+                adaptive = bed?.Dilation.Apply(adaptive) ?? adaptive;
                 host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, profile.ReferenceNodeMs) with { Profile = profile }, endpoints, adaptive, options, ct);
             }
             await using var _ = host;

@@ -149,6 +149,7 @@ internal sealed class HopRuntime : IAsyncDisposable
     private Outgoing Compute(StageWork work)
     {
         var started = Stopwatch.GetTimestamp();
+        var cpuStarted = Monitoring.ThreadCpuClock.Now();
         var byName = work.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         if (_session is null)
         {
@@ -177,8 +178,8 @@ internal sealed class HopRuntime : IAsyncDisposable
             }
             if (emulated is not null)
             {
-                // Loopback emulation of a slower CPU: stretch the measured run by the device's slowdown.
-                emulated.AfterComputeAsync(Stopwatch.GetElapsedTime(started), CancellationToken.None).GetAwaiter().GetResult();
+                // An emulated device's speed: the run's CPU time (ORT on this thread) stretched by the device's slowdown.
+                emulated.AfterComputeAsync(Stopwatch.GetElapsedTime(started), Monitoring.ThreadCpuClock.Now() - cpuStarted, CancellationToken.None).GetAwaiter().GetResult();
             }
             var computeTime = Stopwatch.GetElapsedTime(started);
             _agent.RecordCompute(computeTime);
