@@ -113,7 +113,7 @@ try
     var monolithicMs = Monolithic(modelPath, inputs, requests);
     Console.WriteLine($"monolithic ORT (1 thread):           p50 {Percentile(monolithicMs, 0.5):F2} ms, p95 {Percentile(monolithicMs, 0.95):F2} ms");
 
-    var costs = OnnxServing.MeasureNodeCostsMs(model);
+    var costs = EdgeSplit.Planning.ModelProfiling.Measure(model).Timing.NodeMs;
     var cuts = splitText is null ? EvenComputePlanSource.EvenCuts(costs, 3) : [.. splitText.Split(',').Select(int.Parse)];
     Console.WriteLine($"split at cuts [{string.Join(',', cuts)}]; live tensor bytes at them: {string.Join(", ", cuts.Select(c => $"{CutBytes(model, c, inputs) / 1e6:F2} MB"))}");
     await using (var cluster = await Cluster.StartAsync(work.FullName, OnnxServing.Create(model, "bench", costs), cuts))
@@ -189,11 +189,7 @@ static async Task<double> TimeAsync(int calls, Func<Task> call)
     return Percentile(times, 0.5);
 }
 
-static double Percentile(IReadOnlyList<double> values, double q)
-{
-    var sorted = values.Order().ToArray();
-    return sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
-}
+static double Percentile(IReadOnlyList<double> values, double q) => LatencyStats.Percentile(values.Order().ToArray(), q * 100);
 
 static IReadOnlyList<WireTensor> Inputs(OnnxModel model, int seed)
 {

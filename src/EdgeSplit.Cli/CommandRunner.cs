@@ -39,6 +39,14 @@ public static class CommandRunner
         {
             return Fail(ex.Message, ex, verbose);
         }
+        catch (Cluster.Contracts.ClusterException ex)
+        {
+            return Fail(ex.Message, ex, verbose);
+        }
+        catch (Grpc.Core.RpcException ex) when (!cancel.IsCancellationRequested)
+        {
+            return Fail($"{ex.StatusCode}: {ex.Status.Detail}", ex, verbose);
+        }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
             Console.Error.WriteLine("interrupted");

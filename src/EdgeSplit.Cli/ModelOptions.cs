@@ -38,6 +38,20 @@ public static class ModelOptions
             : OnnxModel.FromProto(ModelZoo.Build(pathOrName), pathOrName);
     }
 
+    /// <summary>Throws <see cref="BadInputException"/> when ONNX Runtime cannot load <paramref name="model"/> (an operator it lacks, a bad attribute).</summary>
+    public static void CheckLoadable(OnnxModel model)
+    {
+        try
+        {
+            using var options = Runtime.OrtSessions.CreateOptions(1, optimize: false);
+            using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(Google.Protobuf.MessageExtensions.ToByteArray(model.Proto), options);
+        }
+        catch (Microsoft.ML.OnnxRuntime.OnnxRuntimeException ex)
+        {
+            throw new BadInputException($"ONNX Runtime cannot load '{model.DisplayName}': {ex.Message.ReplaceLineEndings(" ")}", ex);
+        }
+    }
+
     public static int CheckThreads(int threads) =>
         threads is >= 1 and <= 256 ? threads : throw new BadInputException($"--threads must be between 1 and 256, got {threads}");
 }

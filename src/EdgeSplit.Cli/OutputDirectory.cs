@@ -1,10 +1,12 @@
+using System.Diagnostics;
 using EdgeSplit.Graph;
 
 namespace EdgeSplit.Cli;
 
 /// <summary>
 /// Writes a set of files all or nothing: into a hidden staging folder beside the target, then
-/// moved into place, so a failure or Ctrl-C never leaves a half-written output folder.
+/// moved into place, so a failure or Ctrl-C never leaves a half-written output folder. Staging
+/// folders left by a process that was killed are removed the next time one is made beside them.
 /// </summary>
 public sealed class OutputDirectory : IDisposable
 {
@@ -21,6 +23,7 @@ public sealed class OutputDirectory : IDisposable
         try
         {
             Directory.CreateDirectory(parent);
+            RemoveAbandonedStaging(parent, Path.GetFileName(Target));
             Staging = Path.Combine(parent, $".{Path.GetFileName(Target)}.tmp-{Environment.ProcessId}-{Guid.NewGuid():N}");
             Directory.CreateDirectory(Staging);
         }
@@ -37,8 +40,12 @@ public sealed class OutputDirectory : IDisposable
 
     public string PathOf(string fileName) => Path.Combine(Staging, fileName);
 
-    /// <summary>Moves every staged file into the target folder (created if needed).</summary>
-    public void Commit()
+    /// <summary>
+    /// Moves every staged file into the target folder (created if needed). Files already there that match
+    /// <paramref name="ownedPattern"/> (e.g. <c>part*.onnx</c>) but were not written now are removed, so an
+    /// earlier output does not linger beside the new one.
+    /// </summary>
+    public void Commit(string? ownedPattern = null)
     {
         if (!Directory.Exists(Target))
         {
@@ -46,6 +53,14 @@ public sealed class OutputDirectory : IDisposable
         }
         else
         {
+            var written = Directory.GetFiles(Staging).Select(Path.GetFileName).ToHashSet(StringComparer.Ordinal);
+            if (ownedPattern is not null)
+            {
+                foreach (var stale in Directory.GetFiles(Target, ownedPattern).Where(f => !written.Contains(Path.GetFileName(f))))
+                {
+                    File.Delete(stale);
+                }
+            }
             foreach (var file in Directory.GetFiles(Staging))
             {
                 File.Move(file, Path.Combine(Target, Path.GetFileName(file)), overwrite: true);
@@ -60,6 +75,33 @@ public sealed class OutputDirectory : IDisposable
         if (!_committed && Directory.Exists(Staging))
         {
             Directory.Delete(Staging, recursive: true);
+        }
+    }
+
+    /// <summary>Staging folders of this target whose process no longer runs: a kill mid-way left them.</summary>
+    private static void RemoveAbandonedStaging(string parent, string name)
+    {
+        foreach (var folder in Directory.GetDirectories(parent, $".{name}.tmp-*"))
+        {
+            var rest = Path.GetFileName(folder)[$".{name}.tmp-".Length..];
+            var dash = rest.IndexOf('-', StringComparison.Ordinal);
+            if (dash > 0 && int.TryParse(rest[..dash], out var pid) && pid != Environment.ProcessId && !Running(pid))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    private static bool Running(int pid)
+    {
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
         }
     }
 }

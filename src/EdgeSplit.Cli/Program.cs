@@ -1,3 +1,3 @@
-using EdgeSplit.Cli;
+using EdgeSplit.Cli.Commands;
 
 return await EdgeSplitCli.RunAsync(args);

@@ -93,6 +93,17 @@ public sealed class EmulatedConditions(TestbedEmulation emulation, Scenario scen
         return [.. points.Where(p => p <= RunDuration)];
     }
 
+    /// <summary>
+    /// The described state of a testbed before any scenario event (all devices up, none of their units taken,
+    /// memory from the profiles, links both ways as configured), in the emulation's (dilated) units: what
+    /// <c>plan</c> and <c>serve --testbed</c> plan from.
+    /// </summary>
+    public static PlanningState DescribedState(TestbedEmulation emulation, SegmentProfile profile)
+    {
+        var conditions = new EmulatedConditions(emulation, new Scenario("described", TimeSpan.Zero, []), 1);
+        return conditions.StateOf(conditions.At(TimeSpan.Zero), profile).Validate();
+    }
+
     /// <summary>The planners' view of a snapshot: live devices only, speeds relative to this host, links both ways, on the dilated clock.</summary>
     public PlanningState StateOf(Snapshot snapshot, SegmentProfile profile)
     {

@@ -1,7 +1,6 @@
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
-using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
 using EdgeSplit.Zoo;
 
@@ -29,10 +28,8 @@ internal sealed record PreparedModel(string Name, OnnxModel Onnx, SegmentProfile
         {
             throw new BadInputException($"model '{nameOrPath}' is neither an ONNX file nor a zoo model; use a path or one of {string.Join(", ", ModelZoo.BuiltNames)}");
         }
-        var data = RandomInputs.Create(onnx, InputShapes.Resolve(onnx, null), seed);
-        var cuts = CutProfiler.Measure(onnx, data, 1, out var facts);
-        var timing = Profiler.Measure(onnx, [], data, "this-host", new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1), CutProfiler.ElementTypes(facts));
-        var profile = Profiler.BuildSegmentProfile(onnx, timing, cuts, facts);
+        var measured = ModelProfiling.Measure(onnx, options: new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1), seed: seed);
+        var (profile, timing, data) = (measured.Profile, measured.Timing, measured.Inputs);
         var name = File.Exists(nameOrPath) ? Path.GetFileNameWithoutExtension(nameOrPath) : nameOrPath;
         var served = OnnxServing.Create(onnx, name, timing.NodeMs);
         var inputs = data.Select(t => new WireTensor(t.Name, t.ElementType, t.Shape, t.Data)).ToList();

@@ -52,18 +52,27 @@ internal sealed class StrategyPlanSource : IPlanSource
         }
     }
 
-    /// <summary>Asked by the coordinator at start and when a device in the plan dies.</summary>
-    public Plan Propose(PlanRequest request)
+    /// <summary>Asked by the coordinator at start and when a device of the plan dies or one returns.</summary>
+    public PlanProposal Propose(PlanRequest request)
     {
         var state = _state();
         var live = request.LiveDevices.ToHashSet(StringComparer.Ordinal);
         state = state with { Devices = [.. state.Devices.Where(d => live.Contains(d.Name))], Links = [.. state.Links.Where(l => live.Contains(l.From) && live.Contains(l.To))] };
+        if (state.Devices.Count == 0)
+        {
+            throw new NoPlanFitsException("no device is alive");
+        }
         if (state.Devices.All(d => d.Name != state.SourceDevice))
         {
-            throw new NoPlanFitsException($"the source device {state.SourceDevice} is down");
+            // The camera's device is down: its frames reach the coordinator, which sends them to the plan's first device.
+            state = state with { SourceDevice = state.Devices[0].Name };
         }
-        var plan = Decide(state, out _);
-        return plan with { Version = request.Version };
+        if (request.Current is { } current && current.RunsOn(state))
+        {
+            // A device came back: a fixed strategy keeps its plan while it still runs.
+            return new PlanProposal(current);
+        }
+        return new PlanProposal(Decide(state, out _));
     }
 
     /// <summary>The strategy's choice for <paramref name="state"/>; switch says whether it differs from the plan in force.</summary>

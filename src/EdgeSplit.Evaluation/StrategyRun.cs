@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Planning;
 using EdgeSplit.Reports;
@@ -187,7 +188,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
         var elapsed = Dilation.Report(_clock.Elapsed);
 
         // Energy on the emulated clock: each unit's active power above idle x its (undilated) busy time, plus the wire.
-        var activeEnergyJ = devices.Sum(d => Dilation.ReportMs(busyMs[d.Name]) / 1000 * Math.Max(0, d.Unit.ActivePowerW - d.Unit.IdlePowerW));
+        var activeEnergyJ = devices.Sum(d => EnergyModel.ComputeJ(new DevicePowerModel(d.Unit.IdlePowerW, d.Unit.ActivePowerW, 0, 0), Dilation.ReportMs(busyMs[d.Name])));
         var reference = conditions.StateOf(conditions.At(TimeSpan.Zero), model.Profile);
         var perVersion = new Dictionary<long, double>();
         var transferEnergyJ = 0.0;
@@ -268,12 +269,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
     private static double TransferJoules(PlanningState state, Plan plan)
     {
         var estimate = new CostModel(correctionEnabled: false).Estimate(state, plan);
-        return estimate.Hops.Sum(h =>
-        {
-            var from = state.Devices.FirstOrDefault(d => d.Name == h.From)?.Power.SendJoulesPerByte ?? 0;
-            var to = state.Devices.FirstOrDefault(d => d.Name == h.To)?.Power.ReceiveJoulesPerByte ?? 0;
-            return h.Bytes * (from + to);
-        });
+        return EnergyModel.RequestJ(state, plan, [], [.. estimate.Hops.Select(h => new HopObservation(h.From, h.To, h.Bytes, h.Ms))]);
     }
 
     private static void Quiet(ILoggingBuilder logging) => logging.ClearProviders();

@@ -57,19 +57,17 @@ public sealed record AdaptationDecision(
 /// <summary>
 /// The re-planning loop's brain: on each new state, asks the planner for a candidate and switches
 /// to it only when the predicted gain over the next window exceeds the switch cost, the gain
-/// clears the hysteresis margin and the current plan has dwelt long enough. Plans in force get
-/// increasing versions. Time is the state's <see cref="PlanningState.Elapsed"/>. Thread-safe.
+/// clears the hysteresis margin and the current plan has dwelt long enough. It numbers nothing and
+/// logs nothing: whoever deploys numbers the plans and keeps the decision log, and tells the policy
+/// through <see cref="Deployed"/> what really runs (a failed switch leaves the old plan in force).
+/// Time is the state's <see cref="PlanningState.Elapsed"/>. Thread-safe.
 /// </summary>
 public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Objective objective, AdaptationOptions options)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<AdaptationReason, long> _counts = Enum.GetValues<AdaptationReason>().ToDictionary(r => r, _ => 0L);
-    private readonly Queue<AdaptationDecision> _recent = new();
     private TimeSpan _switchedAt;
     private PlanningState? _plannedFor;
-
-    /// <summary>How many past decisions <see cref="Recent"/> keeps.</summary>
-    public const int RecentCapacity = 256;
 
     public IPlanner Planner { get; } = planner;
 
@@ -77,19 +75,13 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
 
     public AdaptationOptions Options { get; } = options;
 
-    /// <summary>The plan in force, null before the first decision.</summary>
+    /// <summary>The plan the policy believes in force: its latest switch, or what <see cref="Deployed"/> said; null before the first.</summary>
     public Plan? Current { get; private set; }
 
     /// <summary>Decisions made so far, by reason.</summary>
     public IReadOnlyDictionary<AdaptationReason, long> Counts
     {
         get { lock (_gate) return new Dictionary<AdaptationReason, long>(_counts); }
-    }
-
-    /// <summary>The latest decisions, oldest first, for logs and the live view.</summary>
-    public IReadOnlyList<AdaptationDecision> Recent
-    {
-        get { lock (_gate) return [.. _recent]; }
     }
 
     public long Switches
@@ -143,6 +135,28 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
         }
     }
 
+    /// <summary>
+    /// What was really deployed at <paramref name="at"/>: the policy's view follows it, so a switch that
+    /// failed does not leave the policy believing in a plan that never ran (its dwell starts at the real switch).
+    /// </summary>
+    public void Deployed(Plan? deployed, TimeSpan at)
+    {
+        lock (_gate)
+        {
+            if (deployed is null)
+            {
+                Current = null;
+                _plannedFor = null;
+            }
+            else if (!deployed.SamePlacement(Current))
+            {
+                Current = deployed;
+                _switchedAt = at;
+                _plannedFor = null;
+            }
+        }
+    }
+
     /// <summary>Whether any condition the planners read moved by more than <paramref name="threshold"/> (relative).</summary>
     public static bool Moved(PlanningState before, PlanningState after, double threshold)
     {
@@ -170,12 +184,9 @@ public sealed class AdaptationPolicy(IPlanner planner, CostModel costModel, Obje
         if (old is null) gain = double.NaN;
         if (switched)
         {
-            Current = candidate with { Version = (old?.Version ?? 0) + 1 };
+            Current = candidate;
             _switchedAt = state.Elapsed;
         }
-        var decision = new AdaptationDecision(state.Elapsed, switched, reason, detail, old, candidate, Current!, oldValue, newValue, gain);
-        _recent.Enqueue(decision);
-        if (_recent.Count > RecentCapacity) _recent.Dequeue();
-        return decision;
+        return new AdaptationDecision(state.Elapsed, switched, reason, detail, old, candidate, Current!, oldValue, newValue, gain);
     }
 }

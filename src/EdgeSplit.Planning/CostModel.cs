@@ -181,7 +181,7 @@ public sealed class CostModel
             hops.Add(new Hop(from, to, bytes, ms));
             latency += ms;
             bottleneck = Math.Max(bottleneck, ms);
-            energy += bytes * (state.Device(from).Power.SendJoulesPerByte + state.Device(to).Power.ReceiveJoulesPerByte);
+            energy += EnergyModel.TransferJ(state.Device(from).Power, state.Device(to).Power, bytes);
         }
 
         for (var k = 0; k < stages.Count; k++)
@@ -198,7 +198,7 @@ public sealed class CostModel
             computeMs[k] = RawComputeMs(state, device, stage.FirstNode, stage.LastNode) * DeviceFactor(device.Name);
             latency += computeMs[k];
             bottleneck = Math.Max(bottleneck, computeMs[k]);
-            energy += device.Power.ActiveWatts * computeMs[k] / 1000.0;
+            energy += EnergyModel.ComputeJ(device.Power, computeMs[k]);
         }
         AddHop(stages[^1].Device, state.SourceDevice, profile.OutputBytes);
         if (!double.IsFinite(latency)) return Infeasible("a needed link is missing or has no bandwidth") with { Hops = hops };

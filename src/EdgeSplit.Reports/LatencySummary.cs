@@ -23,9 +23,5 @@ public sealed record LatencySummary(double P50Ms, double P95Ms, double P99Ms)
     }
 
     /// <summary>The smallest value with at least a fraction q of all values at or below it.</summary>
-    public static double NearestRank(IReadOnlyList<double> sorted, double q)
-    {
-        var rank = (int)Math.Ceiling(q * sorted.Count);
-        return sorted[Math.Clamp(rank, 1, sorted.Count) - 1];
-    }
+    public static double NearestRank(IReadOnlyList<double> sorted, double q) => Runtime.LatencyStats.Percentile(sorted, q * 100);
 }

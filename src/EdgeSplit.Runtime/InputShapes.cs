@@ -52,9 +52,13 @@ public static class InputShapes
     private static Dictionary<string, long[]> Parse(OnnxModel model, string? spec)
     {
         var result = new Dictionary<string, long[]>(StringComparer.Ordinal);
-        if (string.IsNullOrWhiteSpace(spec))
+        if (spec is null)
         {
             return result;
+        }
+        if (string.IsNullOrWhiteSpace(spec))
+        {
+            throw new BadInputException("--input-shape is empty; give a shape such as 1x3x224x224, or leave the option out");
         }
         foreach (var part in spec.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
@@ -79,7 +83,10 @@ public static class InputShapes
                 name = model.Inputs[0].Name;
                 dims = part;
             }
-            result[name] = ParseDims(dims, part);
+            if (!result.TryAdd(name, ParseDims(dims, part)))
+            {
+                throw new BadInputException($"--input-shape gives input '{name}' more than once; name each input once, e.g. {string.Join(',', model.Inputs.Select(Example))}");
+            }
         }
         return result;
     }

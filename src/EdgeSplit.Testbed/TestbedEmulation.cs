@@ -28,7 +28,7 @@ public sealed record DeviceEmulation(string Name, string Profile, ComputeUnit Un
 /// <summary>
 /// How a testbed is emulated on this host: every device's unit speed from the profiles' published latencies
 /// against this host's own (<see cref="HostCalibration"/>), and one dilation factor so that all devices
-/// computing at once fit in the host's cores with headroom. The planners' view of the nominal testbed
+/// computing at once fit in the host's cores with headroom. The planners' view of each device and link
 /// comes from here too, in the same (dilated) units the coordinator measures.
 /// </summary>
 public sealed record TestbedEmulation(TestbedSpec Spec, HostCalibration Host, TimeDilation Dilation, IReadOnlyList<DeviceEmulation> Devices, string? Model)
@@ -80,12 +80,6 @@ public sealed record TestbedEmulation(TestbedSpec Spec, HostCalibration Host, Ti
         yield return new LinkSpec(a, b, bytesPerSecond, rttMs);
         yield return new LinkSpec(b, a, bytesPerSecond, rttMs);
     }
-
-    /// <summary>The testbed as described (all devices up and idle, links as configured), for one planning decision.</summary>
-    public PlanningState NominalState(SegmentProfile profile) => new PlanningState(
-        [.. Spec.Devices.Select(d => DeviceSpec(d.Name))],
-        [.. Spec.Links.SelectMany(l => LinkSpecs(l.A, l.B, l.BandwidthMbps, l.LatencyMs))],
-        profile, Spec.Source).Validate();
 
     /// <summary>One line per device for consoles and reports: unit, published figure, speed and host cores when busy.</summary>
     public IEnumerable<string> Describe()

@@ -90,6 +90,73 @@ public sealed class BadInputTests : IDisposable
         AssertBadInput(CliProcess.Run("split", model, "--at", "1,x", "--out", Path.Combine(_dir, "o")), "--at");
     }
 
+    [Theory]
+    [InlineData("not a host")]
+    [InlineData("127.0.0.1:99999")]
+    [InlineData("")]
+    [InlineData(":17100")]
+    public void A_bad_coordinator_address(string address)
+    {
+        AssertBadInput(CliProcess.Run("infer", "--server", address, "--random"), "HOST:PORT");
+        AssertBadInput(CliProcess.Run("top", "--server", address, "--once"), "HOST:PORT");
+    }
+
+    [Fact]
+    public void A_bad_agent_address_or_name_for_serve_and_agent()
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        AssertBadInput(CliProcess.Run("serve", "--model", model, "--agents", "a=127.0.0.1:99999"), "HOST:PORT");
+        AssertBadInput(CliProcess.Run("serve", "--model", model, "--agents", "..=127.0.0.1:5001"), "not a plain name");
+        AssertBadInput(CliProcess.Run("agent", "--name", "..", "--listen", "127.0.0.1:0"), "not a plain name");
+    }
+
+    [Fact]
+    public void Splitting_a_model_onnx_runtime_cannot_load_leaves_nothing_behind()
+    {
+        var g = new TestGraph();
+        g.Output(g.Op("Relu", [g.Op("NoSuchOperator", [g.Input("input", 1, 4)])]), 1, 4);
+        var model = Write("custom.onnx", g.Bytes());
+        var output = Path.Combine(_dir, "parts");
+
+        AssertBadInput(CliProcess.Run("split", model, "--at", "0", "--out", output), "NoSuchOperator");
+
+        Assert.False(Directory.Exists(output));
+    }
+
+    [Theory]
+    [InlineData("", "is empty")]
+    [InlineData("1x3x8x8,1x3x8x8", "more than once")]
+    public void An_empty_or_repeated_input_shape(string shape, string expected)
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        AssertBadInput(CliProcess.Run("inspect", model, "--input-shape", shape), expected);
+    }
+
+    [Fact]
+    public void A_split_into_an_existing_folder_leaves_no_stale_partition_and_a_killed_one_no_staging_folder()
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        var output = Path.Combine(_dir, "parts");
+        Assert.Equal(0, CliProcess.Run("split", model, "--at", "1,3", "--out", output).ExitCode);
+        Assert.True(File.Exists(Path.Combine(output, "part2.onnx")));
+        // What a split killed mid-way (SIGKILL, no chance to clean up) leaves: a staging folder of a process that is gone.
+        var abandoned = Directory.CreateDirectory(Path.Combine(_dir, $".parts.tmp-{DeadPid()}-0123456789abcdef")).FullName;
+
+        var result = CliProcess.Run("split", model, "--at", "1", "--out", output);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Equal(["part0.onnx", "part1.onnx", "plan.json"], Directory.GetFiles(output).Select(Path.GetFileName).Order());
+        Assert.False(Directory.Exists(abandoned));
+    }
+
+    /// <summary>A process id no process has now (one that just ran and exited).</summary>
+    private static int DeadPid()
+    {
+        using var process = System.Diagnostics.Process.Start("true")!;
+        process.WaitForExit();
+        return process.Id;
+    }
+
     [Fact]
     public void Verbose_adds_the_stack_trace()
     {

@@ -32,9 +32,15 @@ internal static class ToolProcess
         {
             start.Environment[name] = value;
         }
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        // Output captured by events, not by blocking on ReadToEndAsync's tasks.
+        var stdout = new System.Text.StringBuilder();
+        var stderr = new System.Text.StringBuilder();
+        using var process = new Process { StartInfo = start };
+        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         if (standardInput is not null)
         {
             process.StandardInput.Write(standardInput);
@@ -45,7 +51,27 @@ internal static class ToolProcess
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"{tool} {string.Join(' ', args)} did not finish in {timeout}");
         }
-        return new CliResult(process.ExitCode, stdout.Result, stderr.Result);
+        // Without a timeout, WaitForExit also waits for the redirected streams to end.
+        process.WaitForExit();
+        lock (stdout)
+        {
+            lock (stderr)
+            {
+                return new CliResult(process.ExitCode, stdout.ToString(), stderr.ToString());
+            }
+        }
+    }
+
+    private static void Append(System.Text.StringBuilder text, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (text)
+        {
+            text.Append(line).Append('\n');
+        }
     }
 
     private static string FindRoot()

@@ -21,14 +21,12 @@ public sealed class TopCommandTests
                 agents.Add(await AgentHost.StartAsync(new AgentOptions(name) { CacheDirectory = Path.Combine(cache, name) }));
             }
             var onnx = Graph.OnnxModel.Parse(TestModels.Inception().ToByteArray(), "inception");
-            var profile = AdaptivePlanning.MeasureProfile(onnx);
+            var profile = ModelProfiling.Measure(onnx, options: new ProfilerOptions(WarmupRuns: 1, TimedRuns: 3, ProfiledRuns: 1)).Profile;
             var served = OnnxServing.Create(onnx, "inception") with { Profile = profile };
             await using var host = await CoordinatorHost.StartAsync(served, [.. agents.Select(a => new AgentEndpoint(a.Name, a.Address))],
                 new AdaptiveOptions("greedy", Objective.Latency) { MetricsInterval = TimeSpan.FromMilliseconds(200) }, new CoordinatorOptions());
-            for (var tries = 0; tries < 50 && host.Status().Devices.Any(d => d.Links.Count < 2); tries++)
-            {
-                await Task.Delay(100);
-            }
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await host.WaitForStatusAsync(s => s.Devices.All(d => d.Links.Count == 2), bound.Token);
 
             var result = CliProcess.Run(TimeSpan.FromMinutes(1), "top", "--server", host.Address, "--once");
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Tests;
 using Google.Protobuf;
 using Grpc.Core;
 using Proto = EdgeSplit.Cluster.Protos;
@@ -13,7 +14,7 @@ public sealed class AgentProtocolTests
     [Fact]
     public async Task Calls_without_the_token_are_refused_on_agents_and_coordinator()
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 2, token: "s3cret");
 
         using (var anonymous = new ClusterClient(cluster.Coordinator!.Address))
@@ -68,7 +69,7 @@ public sealed class AgentProtocolTests
         Assert.Equal(StatusCode.ResourceExhausted, oversized.StatusCode);
 
         // A partition whose bytes do not hash to what was announced is not cached.
-        var bytes = TestModels.Residual();
+        var bytes = SmallModels.Residual();
         var claimed = Convert.ToHexStringLower(SHA256.HashData(bytes));
         using (var upload = agent.LoadPartition())
         {
@@ -101,7 +102,7 @@ public sealed class AgentProtocolTests
     public async Task A_restarted_agent_keeps_its_partitions_and_needs_no_upload()
     {
         var cache = Directory.CreateTempSubdirectory("edgesplit-agent-").FullName;
-        var bytes = TestModels.Inception();
+        var bytes = SmallModels.Inception();
         var hash = Convert.ToHexStringLower(SHA256.HashData(bytes));
         await using (var first = await AgentHost.StartAsync(new AgentOptions("a") { CacheDirectory = cache }))
         {
@@ -165,7 +166,7 @@ public sealed class AgentProtocolTests
     [Fact]
     public async Task Wrong_input_shape_is_refused_by_the_coordinator_with_invalid_argument()
     {
-        await using var cluster = await TestCluster.StartAsync(TestModels.Residual(), 1);
+        await using var cluster = await TestCluster.StartAsync(SmallModels.Residual(), 1);
         using var client = new ClusterClient(cluster.Coordinator!.Address);
         var wrong = Runtime.Codec.WireTensor.FromFloats("x", [1, 4, 8, 7], new float[4 * 8 * 7]);
         var refused = await Assert.ThrowsAsync<RpcException>(() => client.InferAsync([wrong]));

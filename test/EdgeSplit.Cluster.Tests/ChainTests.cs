@@ -1,3 +1,5 @@
+using EdgeSplit.Tests;
+
 namespace EdgeSplit.Cluster.Tests;
 
 public sealed class ChainTests
@@ -7,7 +9,7 @@ public sealed class ChainTests
     [InlineData("inception")]
     public async Task Three_agent_chain_matches_monolithic_output(string name)
     {
-        var model = name == "residual" ? TestModels.Residual() : TestModels.Inception();
+        var model = name == "residual" ? SmallModels.Residual() : SmallModels.Inception();
         // Cuts inside the block so more than one tensor crosses each hop.
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
         using var session = Reference.Session(model);
@@ -27,7 +29,7 @@ public sealed class ChainTests
     [Fact]
     public async Task A_plan_without_the_source_device_still_takes_requests_in_there_and_relays_them()
     {
-        var model = TestModels.Inception();
+        var model = SmallModels.Inception();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [2]);
         var coordinator = cluster.Coordinator!;
         var nodes = Graph.OnnxModel.Parse(model, "inception").Nodes.Count;

@@ -1,53 +1,59 @@
-using Microsoft.Extensions.Logging;
 using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Tests;
+using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeSplit.Cluster.Tests;
 
-/// <summary>Real agents on loopback port 0 plus a coordinator, torn down together.</summary>
+/// <summary>Real agents on loopback port 0 plus a coordinator, torn down together; optionally each agent behind a <see cref="FreezableProxy"/>.</summary>
 internal sealed class TestCluster : IAsyncDisposable
 {
     private readonly string _cacheRoot = Directory.CreateTempSubdirectory("edgesplit-cluster-tests-").FullName;
+    private readonly List<AgentHost> _everyAgent = [];
 
     public List<AgentHost> Agents { get; } = [];
+
+    /// <summary>The proxy in front of each agent when started with <c>proxied</c>.</summary>
+    public List<FreezableProxy> Proxies { get; } = [];
 
     public CoordinatorHost? Coordinator { get; private set; }
 
     public byte[] Model { get; private set; } = [];
 
-    public static async Task<TestCluster> StartAsync(byte[] model, int agents, IReadOnlyList<int>? cuts = null, string? token = null, TimeSpan? attemptTimeout = null)
+    public string? Token { get; private set; }
+
+    public static async Task<TestCluster> StartAsync(byte[] model, int agents, IReadOnlyList<int>? cuts = null, string? token = null, TimeSpan? attemptTimeout = null,
+        bool proxied = false, Func<CoordinatorOptions, CoordinatorOptions>? configure = null)
     {
-        var cluster = new TestCluster { Model = model };
+        var cluster = new TestCluster { Model = model, Token = token };
         try
         {
             for (var i = 0; i < agents; i++)
             {
-                cluster.Agents.Add(await AgentHost.StartAsync(new AgentOptions($"dev{i}")
+                var agent = await cluster.StartAgentAsync(i, "127.0.0.1:0");
+                cluster.Agents.Add(agent);
+                if (proxied)
                 {
-                    CacheDirectory = Path.Combine(cluster._cacheRoot, $"dev{i}"),
-                    Token = token,
-                    SendTimeout = TimeSpan.FromSeconds(3),
-                    ConfigureLogging = Logging,
-                }));
+                    cluster.Proxies.Add(FreezableProxy.Start(agent.Address));
+                }
             }
             // The real Graph partitioner behind the coordinator, as 'edgesplit serve' uses it.
             var served = OnnxServing.Create(Graph.OnnxModel.Parse(model, "test"), "test");
             IPlanSource source = cuts is null ? new EvenComputePlanSource() : new FixedCutsPlanSource(cuts);
-            cluster.Coordinator = await CoordinatorHost.StartAsync(served,
-                [.. cluster.Agents.Select(a => new AgentEndpoint(a.Name, a.Address))], source,
-                new CoordinatorOptions
-                {
-                    Token = token,
-                    AttemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(3),
-                    HealthInterval = TimeSpan.FromMilliseconds(300),
-                    ProbeTimeout = TimeSpan.FromMilliseconds(500),
-                    MaxAttempts = 5,
-                    ConfigureLogging = Logging,
-                });
+            var options = new CoordinatorOptions
+            {
+                Token = token,
+                AttemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(3),
+                HealthInterval = TimeSpan.FromMilliseconds(300),
+                ProbeTimeout = TimeSpan.FromMilliseconds(500),
+                MaxAttempts = 5,
+                ConfigureLogging = Logging,
+            };
+            cluster.Coordinator = await CoordinatorHost.StartAsync(served, cluster.Endpoints(), source, configure?.Invoke(options) ?? options);
             return cluster;
         }
         catch
@@ -57,21 +63,54 @@ internal sealed class TestCluster : IAsyncDisposable
         }
     }
 
+    /// <summary>The agents as the coordinator knows them (through their proxies when proxied).</summary>
+    public IReadOnlyList<AgentEndpoint> Endpoints() =>
+        [.. Agents.Select((a, i) => new AgentEndpoint(a.Name, Proxies.Count > i ? Proxies[i].Address : a.Address))];
+
+    /// <summary>Starts agent <paramref name="index"/> again where it listened before (a device that returns).</summary>
+    public async Task<AgentHost> RestartAgentAsync(int index)
+    {
+        var agent = await StartAgentAsync(index, Agents[index].Address);
+        Agents[index] = agent;
+        return agent;
+    }
+
+    private async Task<AgentHost> StartAgentAsync(int index, string listen)
+    {
+        var agent = await AgentHost.StartAsync(new AgentOptions($"dev{index}", listen)
+        {
+            CacheDirectory = Path.Combine(_cacheRoot, $"dev{index}"),
+            Token = Token,
+            SendTimeout = TimeSpan.FromSeconds(3),
+            ConfigureLogging = Logging,
+        });
+        _everyAgent.Add(agent);
+        return agent;
+    }
+
     /// <summary>EDGESPLIT_TEST_LOG=1 prints agent and coordinator logs while debugging a test.</summary>
-    private static Action<ILoggingBuilder>? Logging =>
+    internal static Action<ILoggingBuilder>? Logging =>
         Environment.GetEnvironmentVariable("EDGESPLIT_TEST_LOG") == "1"
             ? b => b.SetMinimumLevel(LogLevel.Debug).AddConsole()
             : null;
 
     public async ValueTask DisposeAsync()
     {
+        foreach (var proxy in Proxies)
+        {
+            proxy.Thaw();
+        }
         if (Coordinator is not null)
         {
             await Coordinator.DisposeAsync();
         }
-        foreach (var agent in Agents)
+        foreach (var agent in _everyAgent)
         {
             await agent.DisposeAsync();
+        }
+        foreach (var proxy in Proxies)
+        {
+            await proxy.DisposeAsync();
         }
         try
         {
@@ -86,7 +125,7 @@ internal sealed class TestCluster : IAsyncDisposable
 /// <summary>Seeded inputs and the monolithic reference output.</summary>
 internal static class Reference
 {
-    public static long[] InputShape => [1, TestModels.Channels, TestModels.Size, TestModels.Size];
+    public static long[] InputShape => [1, SmallModels.Channels, SmallModels.Size, SmallModels.Size];
 
     public static WireTensor Input(int seed)
     {

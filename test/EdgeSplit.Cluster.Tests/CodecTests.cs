@@ -1,5 +1,6 @@
 using CsCheck;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Tests;
 
 namespace EdgeSplit.Cluster.Tests;
 
@@ -72,7 +73,7 @@ public sealed class CodecTests
     [InlineData(FeatureMapCompression.Int8, 0.2)]
     public async Task Compressed_hops_stay_close_to_the_monolithic_output(FeatureMapCompression compression, double tolerance)
     {
-        var model = TestModels.Residual();
+        var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
         var coordinator = cluster.Coordinator!;
         await coordinator.SetPlanAsync(coordinator.CurrentPlan!, compression);

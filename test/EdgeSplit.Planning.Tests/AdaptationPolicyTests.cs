@@ -60,7 +60,6 @@ public class AdaptationPolicyTests
         var policy = new AdaptationPolicy(new OptimalPlanner(model), model, Objective.Latency, AdaptationOptions.Default);
         var first = policy.Decide(state);
         Assert.Equal(AdaptationReason.Initial, first.Reason);
-        Assert.Equal(1, first.Plan.Version);
 
         var same = policy.Decide(state with { Elapsed = TimeSpan.FromSeconds(1) });
         Assert.False(same.Switched);
@@ -74,12 +73,32 @@ public class AdaptationPolicyTests
         var later = policy.Decide(busy with { Elapsed = TimeSpan.FromSeconds(30) });
         Assert.True(later.Switched, later.Detail);
         Assert.Equal(AdaptationReason.Worthwhile, later.Reason);
-        Assert.Equal(2, later.Plan.Version);
         Assert.True(later.PredictedGain > AdaptationOptions.Default.SwitchCost);
         Assert.True(later.OldPlan!.SamePlacement(first.Plan));
         Assert.Equal(1, policy.Counts[AdaptationReason.Worthwhile]);
         Assert.Equal(1, policy.Counts[AdaptationReason.Dwell]);
-        Assert.Equal([AdaptationReason.Initial, AdaptationReason.ConditionsUnchanged, AdaptationReason.Dwell, AdaptationReason.Worthwhile], policy.Recent.Select(d => d.Reason));
+        Assert.Equal(1, policy.Counts[AdaptationReason.Initial]);
+        Assert.Equal(1, policy.Counts[AdaptationReason.ConditionsUnchanged]);
+    }
+
+    [Fact]
+    public void After_a_failed_switch_the_policy_follows_the_plan_really_deployed()
+    {
+        var model = new CostModel(correctionEnabled: false);
+        var state = Scenarios.EdgeTrio();
+        var policy = new AdaptationPolicy(new OptimalPlanner(model), model, Objective.Latency, AdaptationOptions.Default with { MinDwell = TimeSpan.Zero });
+        var first = policy.Decide(state);
+        var busy = state.WithDevice("laptop", d => d with { CpuAvailability = 0.03 }) with { Elapsed = TimeSpan.FromSeconds(30) };
+        var moved = policy.Decide(busy);
+        Assert.True(moved.Switched, moved.Detail);
+
+        // The deploy of the new plan failed: the first plan still serves, and the policy must know it.
+        policy.Deployed(first.Plan, busy.Elapsed);
+
+        Assert.True(policy.Current!.SamePlacement(first.Plan));
+        var again = policy.Decide(busy with { Elapsed = TimeSpan.FromSeconds(31) });
+        Assert.True(again.Switched, $"{again.Reason}: {again.Detail}");
+        Assert.True(again.OldPlan!.SamePlacement(first.Plan));
     }
 
     /// <summary>Test double: counts how often the policy asks the real planner inside it.</summary>

@@ -14,12 +14,13 @@ internal static class AgentCommand
         var listen = new Option<string>("--listen") { Description = "HOST:PORT to listen on (port 0 picks a free one).", DefaultValueFactory = _ => "127.0.0.1:5001" };
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per partition.", DefaultValueFactory = _ => 1 };
         var cache = new Option<string?>("--cache") { Description = "Directory caching partitions by SHA-256 (default: a folder under the temp dir)." };
-        var token = new Option<string?>("--token") { Description = "Shared secret every call must carry." };
+        var token = new TokenOptions();
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
         var command = new Command("agent", "Run a device agent: caches partitions, runs them warm, forwards results to the next device.")
         {
-            name, listen, threads, cache, token, metricsListen,
+            name, listen, threads, cache, metricsListen,
         };
+        token.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var threadCount = parse.GetValue(threads);
@@ -32,7 +33,7 @@ internal static class AgentCommand
             {
                 Threads = threadCount,
                 CacheDirectory = parse.GetValue(cache),
-                Token = parse.GetValue(token),
+                Token = token.Resolve(parse),
                 MetricsListen = parse.GetValue(metricsListen),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             }, ct);

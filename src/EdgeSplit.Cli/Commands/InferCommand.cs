@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Text.Json;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
@@ -8,6 +9,8 @@ using EdgeSplit.Runtime.Codec;
 using Grpc.Core;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
+using Polly;
+using Polly.Retry;
 
 namespace EdgeSplit.Cli.Commands;
 
@@ -26,12 +29,15 @@ internal static class InferCommand
         var count = new Option<int>("--count") { Description = "Requests to send.", DefaultValueFactory = _ => 1 };
         var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight at once.", DefaultValueFactory = _ => 1 };
         var check = new Option<FileInfo?>("--check") { Description = "ONNX model to run locally and compare every answer with (tolerance 1e-4)." };
-        var token = new Option<string?>("--token") { Description = "Shared secret of the cluster." };
+        var retries = new Option<int>("--retries") { Description = "Times a request is sent again when the coordinator is unreachable (it restarts, a connection drops), with a doubling pause from 200 ms.", DefaultValueFactory = _ => 6 };
+        var timeout = new Option<double>("--timeout") { Description = "Seconds one request may take, retries included.", DefaultValueFactory = _ => 120 };
+        var token = new TokenOptions();
         var json = CommonOptions.Json();
         var command = new Command("infer", "Send requests to a coordinator and report latency, throughput and mismatches.")
         {
-            server, input, random, seed, count, concurrency, check, token, json,
+            server, input, random, seed, count, concurrency, check, retries, timeout, json,
         };
+        token.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var image = parse.GetValue(input);
@@ -46,12 +52,19 @@ internal static class InferCommand
             {
                 throw new BadInputException("--count and --concurrency must be at least 1");
             }
+            var retryCount = parse.GetValue(retries);
+            var seconds = parse.GetValue(timeout);
+            if (retryCount < 0 || !(seconds > 0))
+            {
+                throw new BadInputException("--retries must be at least 0 and --timeout above 0");
+            }
             var address = parse.GetValue(server)!;
-            using var client = new ClusterClient(address, parse.GetValue(token));
+            using var client = new ClusterClient(address, token.Resolve(parse));
+            var resilient = Resilient(retryCount);
             CoordinatorStatus status;
             try
             {
-                status = await client.StatusAsync(ct);
+                status = await resilient.ExecuteAsync(async c => await client.StatusAsync(c), ct);
             }
             catch (RpcException ex)
             {
@@ -75,7 +88,10 @@ internal static class InferCommand
                 var sent = Stopwatch.GetTimestamp();
                 try
                 {
-                    var result = await client.InferAsync(inputs, TimeSpan.FromMinutes(2), token);
+                    using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    deadline.CancelAfter(TimeSpan.FromSeconds(seconds));
+                    // Reconnects and sends again while the coordinator is away (a restart drops every call in flight).
+                    var result = await resilient.ExecuteAsync(async c => await client.InferAsync(inputs, ct: c), deadline.Token);
                     latenciesMs[i] = Stopwatch.GetElapsedTime(sent).TotalMilliseconds;
                     if (reference is not null)
                     {
@@ -96,17 +112,25 @@ internal static class InferCommand
                     Interlocked.Increment(ref failed);
                     await Console.Error.WriteLineAsync($"request {i}: {ex.StatusCode} {ex.Status.Detail}");
                 }
+                catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                {
+                    latenciesMs[i] = double.NaN;
+                    Interlocked.Increment(ref failed);
+                    await Console.Error.WriteLineAsync($"request {i}: no answer within {seconds:0.###} s");
+                }
             });
             var elapsed = Stopwatch.GetElapsedTime(started);
-            var ok = latenciesMs.Where(double.IsFinite).Order().ToArray();
+            var stats = LatencyStats.From([.. latenciesMs.Where(double.IsFinite)]);
             var summary = new InferSummary(
                 requests,
                 failed,
                 reference is null ? null : mismatches,
                 reference is null ? null : Finite(maxAbsDiff),
-                Finite(Percentile(ok, 0.50)),
-                Finite(Percentile(ok, 0.95)),
-                ok.Length / elapsed.TotalSeconds);
+                Finite(stats.P50Ms),
+                Finite(stats.P95Ms),
+                Finite(stats.P99Ms),
+                Finite(stats.MaxMs),
+                stats.Count / elapsed.TotalSeconds);
             if (parse.GetValue(json))
             {
                 Console.WriteLine(JsonSerializer.Serialize(summary, new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower }));
@@ -115,7 +139,7 @@ internal static class InferCommand
             {
                 Console.WriteLine($"{summary.Count} requests to {address} ({status.Model}): {summary.Failed} failed"
                     + (summary.Mismatches is null ? "" : $", {summary.Mismatches} mismatches (max abs diff {summary.MaxAbsDiff:G3}, tolerance {Tolerance})"));
-                Console.WriteLine($"p50 {summary.P50Ms:F2} ms, p95 {summary.P95Ms:F2} ms, {summary.ThroughputPerS:F1} requests/s at concurrency {parallel}");
+                Console.WriteLine($"p50 {summary.P50Ms:F2} ms, p95 {summary.P95Ms:F2} ms, p99 {summary.P99Ms:F2} ms, max {summary.MaxMs:F2} ms, {summary.ThroughputPerS:F1} requests/s at concurrency {parallel}");
             }
             return failed > 0 || mismatches > 0 ? ExitCodes.CheckFailed : ExitCodes.Ok;
         });
@@ -123,12 +147,24 @@ internal static class InferCommand
     }
 
     /// <summary>What <c>--json</c> prints; figures that do not exist (no answer, no check) are null.</summary>
-    private sealed record InferSummary(int Count, int Failed, int? Mismatches, double? MaxAbsDiff, double? P50Ms, double? P95Ms, double ThroughputPerS);
+    private sealed record InferSummary(int Count, int Failed, int? Mismatches, double? MaxAbsDiff, double? P50Ms, double? P95Ms, double? P99Ms, double? MaxMs, double ThroughputPerS);
 
     private static double? Finite(double value) => double.IsFinite(value) ? value : null;
 
-    private static double Percentile(double[] sorted, double q) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(q * sorted.Length) - 1)];
+    /// <summary>
+    /// Retries a call the coordinator did not receive or could not finish because it went away (Unavailable:
+    /// refused or reset connections; Internal: a response cut short; Cancelled by a server shutting down, not by
+    /// us). Inference has no side effect, so sending again is safe.
+    /// </summary>
+    private static ResiliencePipeline Resilient(int retries) => retries == 0 ? ResiliencePipeline.Empty : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+    {
+        ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is RpcException ex
+            && (ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal || (ex.StatusCode == StatusCode.Cancelled && !args.Context.CancellationToken.IsCancellationRequested))),
+        MaxRetryAttempts = retries,
+        Delay = TimeSpan.FromMilliseconds(200),
+        BackoffType = DelayBackoffType.Exponential,
+        UseJitter = true,
+    }).Build();
 
     private static InferenceSession OpenReference(FileInfo model)
     {

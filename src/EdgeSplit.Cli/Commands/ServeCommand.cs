@@ -1,8 +1,12 @@
 using System.CommandLine;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Calibration;
 
 namespace EdgeSplit.Cli.Commands;
 
@@ -16,7 +20,7 @@ internal static class ServeCommand
         var onTestbed = new Option<string?>("--on-testbed") { Description = "Serve the agents of a running testbed (from 'testbed up'): agents, the links between them, the source device and where results are delivered come from its state; --listen's port is kept." };
         var listen = new Option<string>("--listen") { Description = "HOST:PORT the coordinator listens on.", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var split = new Option<string?>("--split") { Description = "Fixed cut indices C1,C2,... (default: split measured compute evenly over the agents)." };
-        var token = new Option<string?>("--token") { Description = "Shared secret: required from clients and sent to agents." };
+        var token = new TokenOptions();
         var source = new Option<string?>("--source") { Description = "Device where requests enter (the camera); default: the first agent." };
         var compress = new Option<string>("--compress") { Description = "Feature maps between agents: none, fp16 or int8.", DefaultValueFactory = _ => "none" };
         var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT agents deliver results to (default: the listen address)." };
@@ -30,8 +34,9 @@ internal static class ServeCommand
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, onTestbed, listen, split, token, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
+            model, agents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight,
         };
+        token.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var file = parse.GetValue(model)!;
@@ -65,7 +70,7 @@ internal static class ServeCommand
             {
                 // On a testbed the agents live in namespaces: listen on every address and tell them the one they can reach.
                 Listen = bed is null ? listenAt : $"0.0.0.0:{PortOf(listenAt)}",
-                Token = parse.GetValue(token),
+                Token = token.Resolve(parse),
                 SourceDevice = parse.GetValue(source) ?? bed?.Source,
                 Compression = compression,
                 AdvertiseAddress = parse.GetValue(advertise) ?? (bed is null ? null : $"{bed.CoordinatorAddress}:{PortOf(listenAt)}"),
@@ -85,19 +90,20 @@ internal static class ServeCommand
             else if (parse.GetValue(even))
             {
                 await Console.Error.WriteLineAsync($"measuring compute per node of {file.Name} ({onnx.Nodes.Count} nodes)...");
-                var costs = OnnxServing.MeasureNodeCostsMs(onnx);
+                var costs = ModelProfiling.Measure(onnx, options: new ProfilerOptions(WarmupRuns: 1, TimedRuns: 5, ProfiledRuns: 2)).Timing.NodeMs;
                 host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, costs), endpoints, new EvenComputePlanSource(), options, ct: ct);
             }
             else
             {
                 await Console.Error.WriteLineAsync($"profiling {file.Name} ({onnx.Nodes.Count} nodes) on this machine for the planner...");
-                var profile = AdaptivePlanning.MeasureProfile(onnx);
+                var profile = ModelProfiling.Measure(onnx, options: new ProfilerOptions(WarmupRuns: 1, TimedRuns: 5, ProfiledRuns: 2)).Profile;
                 await Console.Error.WriteLineAsync($"measured {profile.ReferenceNodeMs.Sum():F2} ms per inference on this machine (the reference speed)");
                 IReadOnlyDictionary<string, DeviceSpec>? devices = null;
                 IReadOnlyList<LinkSpec>? links = null;
                 if ((parse.GetValue(testbed) ?? bed?.SpecFile) is { } testbedFile)
                 {
-                    var described = PlanCommand.StateOf(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile, name, bed?.Dilation);
+                    var emulation = TestbedEmulation.Plan(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), HostCalibration.LoadOrMeasure(message => Console.Error.WriteLine(message)), name, dilation: bed?.Dilation);
+                    var described = EdgeSplit.Evaluation.EmulatedConditions.DescribedState(emulation, profile);
                     devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
                     links = described.Links;
                     var unknown = endpoints.Where(e => !devices.ContainsKey(e.Name)).Select(e => e.Name).ToList();
@@ -157,6 +163,8 @@ internal static class ServeCommand
             {
                 throw new BadInputException($"'{item}' in --agents is not NAME=HOST:PORT");
             }
+            DeviceName.Check(parts[0]);
+            Endpoints.PeerUri(parts[1]);
             list.Add(new AgentEndpoint(parts[0], parts[1]));
         }
         if (list.Count == 0)

@@ -24,6 +24,8 @@ internal static class SplitCommand
             var started = Stopwatch.GetTimestamp();
             var onnx = ModelOptions.Load(parse.GetValue(model)!);
             var parseMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            // Partitions of a model ONNX Runtime cannot load would only fail later, on a device.
+            ModelOptions.CheckLoadable(onnx);
             started = Stopwatch.GetTimestamp();
             var partitions = SplitWithTypes(onnx, cuts, parse.GetValue(inputShape));
             var extractMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -50,7 +52,7 @@ internal static class SplitCommand
             }
             var plan = new { Model = Path.GetFileName(onnx.DisplayName), Cuts = cuts, Partitions = entries };
             File.WriteAllText(folder.PathOf("plan.json"), System.Text.Json.JsonSerializer.Serialize(plan, Terminal.JsonOptions));
-            folder.Commit();
+            folder.Commit(ownedPattern: "part*.onnx");
 
             if (parse.GetValue(json))
             {

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
 using Spectre.Console;
@@ -13,13 +14,14 @@ internal static class TopCommand
     public static Command Create()
     {
         var server = new Option<string>("--server") { Description = "Coordinator HOST:PORT.", DefaultValueFactory = _ => "127.0.0.1:5000" };
-        var token = new Option<string?>("--token") { Description = "Shared secret of the coordinator." };
+        var token = new TokenOptions();
         var interval = new Option<double>("--interval") { Description = "Seconds between refreshes.", DefaultValueFactory = _ => 1 };
         var once = new Option<bool>("--once") { Description = "Print one table and exit." };
         var command = new Command("top", "Watch a running coordinator: devices (CPU, memory, power), links (bandwidth, RTT), plan and adaptation decisions.")
         {
-            server, token, interval, once,
+            server, interval, once,
         };
+        token.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var seconds = parse.GetValue(interval);
@@ -27,7 +29,7 @@ internal static class TopCommand
             {
                 throw new BadInputException($"--interval must be between 0.1 and 3600 seconds, got {seconds}");
             }
-            using var client = new ClusterClient(parse.GetValue(server)!, parse.GetValue(token));
+            using var client = new ClusterClient(parse.GetValue(server)!, token.Resolve(parse));
             if (parse.GetValue(once))
             {
                 Terminal.Out.Write(Render(await StatusAsync(client, parse.GetValue(server)!, ct)));

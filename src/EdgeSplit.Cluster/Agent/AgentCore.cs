@@ -1,41 +1,43 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
+using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
-using EdgeSplit.Runtime.Codec;
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Agent;
 
 /// <summary>
 /// The agent's state behind its gRPC surface: cached partitions, deployed hops per plan version,
-/// and the counters its metrics report.
+/// the peers the coordinator configured (the only ones sent the token), and the counters its metrics report.
 /// </summary>
 internal sealed class AgentCore : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<(long Version, int Hop), HopRuntime> _hops = new();
+    private readonly ConcurrentDictionary<long, string> _replyTo = new();
+    private readonly ConcurrentDictionary<string, byte> _trusted = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _deployLock = new(1, 1);
     private long _executed;
     private long _dropped;
     private long _computeTicks;
+    private double _cpuOverride;
     private int _disposed;
 
     public AgentCore(AgentOptions options, ILogger logger)
     {
         Options = options;
         Logger = logger;
+        Time = options.TimeProvider;
         Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads);
-        Channels = new GrpcChannels(options.Token, options.MaxMessageBytes);
+        Channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
+        Links = new LinkEstimators(idleProbeAfter: options.IdleProbeAfter, clock: Time);
         // The monitor samples at its own default (250 ms) unless the agent options say otherwise.
-        Monitor = new Monitoring.ResourceMonitor(options.Monitoring);
+        Monitor = new ResourceMonitor(options.Monitoring with { TimeProvider = Time });
         Monitor.Start();
         _cpuOverride = options.CpuUtilisationOverride ?? double.NaN;
     }
 
-    private double _cpuOverride;
-
     /// <summary>Passive (tensor transfers) and probed link estimates, keyed by the peer's address.</summary>
-    public Monitoring.LinkEstimators Links { get; } = new();
+    public LinkEstimators Links { get; }
 
     /// <summary>Emulated CPU utilisation reported instead of the measured one; null = measured.</summary>
     public double? CpuUtilisationOverride
@@ -44,10 +46,12 @@ internal sealed class AgentCore : IAsyncDisposable
         set => Volatile.Write(ref _cpuOverride, value ?? double.NaN);
     }
 
-    /// <summary>Background 1 s samples, for Ping's free memory (Metrics streams sample on their own).</summary>
-    public Monitoring.ResourceMonitor Monitor { get; }
+    /// <summary>Background samples, for Ping's free memory (Metrics streams sample on their own).</summary>
+    public ResourceMonitor Monitor { get; }
 
     public AgentOptions Options { get; }
+
+    public TimeProvider Time { get; }
 
     public string Name => Options.Name;
 
@@ -75,65 +79,77 @@ internal sealed class AgentCore : IAsyncDisposable
 
     public void CountDropped() => Interlocked.Increment(ref _dropped);
 
-    private volatile TaskCompletionSource _unfrozen = Completed();
+    /// <summary>Whether the coordinator named <paramref name="address"/> in a Deploy (so it may receive the token).</summary>
+    public bool Trusts(string address) => Endpoints.IsPeer(address) && _trusted.ContainsKey(Endpoints.PeerUri(address));
 
-    /// <summary>Completes when the agent answers calls (always, unless frozen for a test).</summary>
-    public Task Unfrozen => _unfrozen.Task;
+    /// <summary>Another agent, with the token only if the coordinator configured it.</summary>
+    public AgentConnection Peer(string address, string? device) =>
+        new(Trusts(address) ? Channels.For(address) : Channels.Anonymous(address), device ?? address, Time);
 
-    public void Freeze() => _unfrozen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-
-    public void Thaw() => _unfrozen.TrySetResult();
-
-    private static TaskCompletionSource Completed()
-    {
-        var done = new TaskCompletionSource();
-        done.SetResult();
-        return done;
-    }
+    /// <summary>The coordinator at <paramref name="replyTo"/>, with the token only if a Deploy named it.</summary>
+    public CoordinatorConnection Coordinator(string replyTo) =>
+        new(Trusts(replyTo) ? Channels.For(replyTo) : Channels.Anonymous(replyTo), Time);
 
     /// <summary>Installs and warms this agent's hops of a version; returns the warm-up time.</summary>
-    public async Task<TimeSpan> DeployAsync(long version, IReadOnlyList<HopSpec> hops)
+    public async Task<TimeSpan> DeployAsync(DeploymentOrder order)
     {
-        var started = Stopwatch.GetTimestamp();
+        // Every address is checked before anything is installed: a bad one must not reach a send loop.
+        foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
+        {
+            if (!Endpoints.IsPeer(address))
+            {
+                throw new ClusterException(FailureKind.BadRequest, $"'{address}' in the Deploy of v{order.Version} is not a HOST:PORT address");
+            }
+        }
+        var started = Time.GetTimestamp();
         await _deployLock.WaitAsync();
         try
         {
-            foreach (var spec in hops)
+            foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
             {
-                if (_hops.TryGetValue((version, spec.Hop), out var existing))
+                _trusted.TryAdd(Endpoints.PeerUri(address), 0);
+            }
+            if (order.ReplyTo.Length > 0)
+            {
+                _replyTo[order.Version] = Endpoints.PeerUri(order.ReplyTo);
+            }
+            foreach (var hop in order.Hops)
+            {
+                var spec = new HopSpec(order.Version, hop);
+                if (_hops.TryGetValue((order.Version, hop.Hop), out var existing))
                 {
-                    if (SameSpec(existing.Spec, spec))
+                    if (existing.Spec.SameAs(spec))
                     {
                         continue;
                     }
                     // A restarted coordinator numbers its plans from 1 again: its word replaces the dead one's.
-                    Logger.LogWarning("{Name}: v{Version} hop {Hop} is redeployed with a different partition or route; replacing it", Name, version, spec.Hop);
-                    _hops.TryRemove((version, spec.Hop), out _);
+                    Logger.LogWarning("{Name}: v{Version} hop {Hop} is redeployed with a different partition or route; replacing it", Name, order.Version, hop.Hop);
+                    _hops.TryRemove((order.Version, hop.Hop), out _);
                     await existing.DrainAsync(TimeSpan.Zero);
                 }
                 Microsoft.ML.OnnxRuntime.InferenceSession? session = null;
-                if (spec.PartitionSha256 is not null)
+                if (hop.PartitionSha256 is not null)
                 {
-                    session = Store.Session(spec.PartitionSha256);
-                    var missing = spec.Inputs.Where(i => !session.InputMetadata.ContainsKey(i)).ToList();
-                    if (missing.Count > 0 || spec.Inputs.Count != session.InputMetadata.Count)
+                    session = Store.Session(hop.PartitionSha256);
+                    var missing = hop.Inputs.Where(i => !session.InputMetadata.ContainsKey(i)).ToList();
+                    if (missing.Count > 0 || hop.Inputs.Count != session.InputMetadata.Count)
                     {
-                        throw new RpcException(new Status(StatusCode.InvalidArgument, $"hop {spec.Hop} inputs [{string.Join(',', spec.Inputs)}] do not match the partition's [{string.Join(',', session.InputMetadata.Keys)}]"));
+                        throw new ClusterException(FailureKind.BadRequest, $"hop {hop.Hop} inputs [{string.Join(',', hop.Inputs)}] do not match the partition's [{string.Join(',', session.InputMetadata.Keys)}]");
                     }
                     if (!await Task.Run(() => HopRuntime.Warm(session)))
                     {
-                        Logger.LogInformation("{Name}: v{Version} hop {Hop} has inputs of unknown shape; it warms on its first request", Name, version, spec.Hop);
+                        Logger.LogInformation("{Name}: v{Version} hop {Hop} has inputs of unknown shape; it warms on its first request", Name, order.Version, hop.Hop);
                     }
                 }
-                _hops[(version, spec.Hop)] = new HopRuntime(this, spec, session, Options.QueueCapacity);
+                _hops[(order.Version, hop.Hop)] = new HopRuntime(this, spec, session, Options.QueueCapacity);
             }
         }
         finally
         {
             _deployLock.Release();
         }
-        var elapsed = Stopwatch.GetElapsedTime(started);
-        Logger.LogInformation("{Name}: deployed v{Version} hops [{Hops}] in {Ms:F1} ms", Name, version, string.Join(',', hops.Select(h => h.Hop)), elapsed.TotalMilliseconds);
+        var elapsed = Time.GetElapsedTime(started);
+        Logger.LogInformation("{Name}: deployed v{Version} hops [{Hops}] in {Ms:F1} ms", Name, order.Version, string.Join(',', order.Hops.Select(h => h.Hop)), elapsed.TotalMilliseconds);
         return elapsed;
     }
 
@@ -149,6 +165,7 @@ internal sealed class AgentCore : IAsyncDisposable
                 _hops.TryRemove(key, out _);
                 await hop.DrainAsync(Options.SendTimeout);
             }
+            _replyTo.TryRemove(version, out _);
             Store.Release(_hops.Values.Select(h => h.Spec.PartitionSha256).OfType<string>().ToHashSet(StringComparer.Ordinal));
             if (retired.Count > 0)
             {
@@ -162,32 +179,33 @@ internal sealed class AgentCore : IAsyncDisposable
     }
 
     /// <summary>Validates a request for a hop and queues it (waits while the hop's queue is full).</summary>
-    public async Task ExecuteAsync(long version, int hop, StageWork work, CancellationToken ct)
+    public async Task ExecuteAsync(StageWork work, CancellationToken ct)
     {
-        if (!_hops.TryGetValue((version, hop), out var runtime))
+        var request = work.Request;
+        if (!_hops.TryGetValue((request.Version, request.Hop), out var runtime))
         {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"plan v{version} hop {hop} is not deployed on agent {Name}"));
+            throw new ClusterException(FailureKind.NotReady, $"plan v{request.Version} hop {request.Hop} is not deployed on agent {Name}");
         }
-        var names = work.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
-        if (names.Count != work.Tensors.Count)
+        var names = request.Tensors.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        if (names.Count != request.Tensors.Count)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "a tensor name appears twice"));
+            throw new ClusterException(FailureKind.BadRequest, "a tensor name appears twice");
         }
         var missing = runtime.Required.Where(n => !names.Contains(n)).ToList();
         if (missing.Count > 0)
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, $"hop {hop} of v{version} needs tensors [{string.Join(',', missing)}] that the request lacks"));
+            throw new ClusterException(FailureKind.BadRequest, $"hop {request.Hop} of v{request.Version} needs tensors [{string.Join(',', missing)}] that the request lacks");
         }
-        if (string.IsNullOrEmpty(work.ReplyTo))
+        if (!Endpoints.IsPeer(request.ReplyTo))
         {
-            throw new RpcException(new Status(StatusCode.InvalidArgument, "reply_to is empty; the last hop would not know where to deliver"));
+            throw new ClusterException(FailureKind.BadRequest, $"reply_to '{request.ReplyTo}' is not a HOST:PORT address; the last hop would not know where to deliver");
+        }
+        if (_replyTo.TryGetValue(request.Version, out var deployed) && Endpoints.PeerUri(request.ReplyTo) != deployed)
+        {
+            throw new ClusterException(FailureKind.BadRequest, $"reply_to '{request.ReplyTo}' is not where v{request.Version} delivers ({deployed})");
         }
         await runtime.EnqueueAsync(work, ct);
     }
-
-    private static bool SameSpec(HopSpec a, HopSpec b) =>
-        a.PartitionSha256 == b.PartitionSha256 && a.NextAddress == b.NextAddress && a.Compression == b.Compression
-        && a.Inputs.SequenceEqual(b.Inputs) && a.Forwards.SequenceEqual(b.Forwards);
 
     /// <summary>Drops all queued work at once (a device that dies).</summary>
     public async Task AbortAsync()
@@ -205,7 +223,6 @@ internal sealed class AgentCore : IAsyncDisposable
         {
             return;
         }
-        Thaw();
         foreach (var hop in _hops.Values)
         {
             await hop.DisposeAsync();
@@ -216,6 +233,4 @@ internal sealed class AgentCore : IAsyncDisposable
         await Monitor.DisposeAsync();
         _deployLock.Dispose();
     }
-
-    internal static FeatureMapCompression Compression(Protos.Compression c) => TensorMapping.FromProto(c);
 }

@@ -1,3 +1,5 @@
+using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -15,7 +17,7 @@ public sealed class AgentHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly AgentCore _core;
-    private Monitoring.PrometheusEndpoint? _prometheus;
+    private PrometheusEndpoint? _prometheus;
 
     private AgentHost(WebApplication app, AgentCore core, string address)
     {
@@ -28,6 +30,9 @@ public sealed class AgentHost : IAsyncDisposable
 
     /// <summary>The bound address, <c>host:port</c> (port 0 resolved).</summary>
     public string Address { get; }
+
+    /// <summary>The bound address of the Prometheus endpoint, when one was asked for.</summary>
+    public string? MetricsAddress => _prometheus?.Address;
 
     public string CacheDirectory => _core.Store.Directory;
 
@@ -50,33 +55,27 @@ public sealed class AgentHost : IAsyncDisposable
     }
 
     /// <summary>What this agent has learned about its links, by peer address.</summary>
-    public IReadOnlyList<Monitoring.LinkEstimate> LinkEstimates => _core.Links.All;
+    public IReadOnlyList<LinkEstimate> LinkEstimates => _core.Links.All;
 
     public static async Task<AgentHost> StartAsync(AgentOptions options, CancellationToken ct = default)
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(options.Name);
-        AgentCore? core = null;
+        DeviceName.Check(options.Name);
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
-            services => services.AddSingleton(sp => core = new AgentCore(options, sp.GetService<ILoggerFactory>()?.CreateLogger("agent." + options.Name) ?? NullLogger.Instance)),
-            app =>
-            {
-                // Frozen: calls are accepted but never answered, as from a stopped process (SIGSTOP).
-                app.Use(async (context, next) =>
-                {
-                    await core!.Unfrozen.WaitAsync(context.RequestAborted);
-                    await next(context);
-                });
-                app.MapGrpcService<AgentService>();
-            });
-        core = app.Services.GetRequiredService<AgentCore>();
+            services => services.AddSingleton(sp => new AgentCore(options, sp.GetService<ILoggerFactory>()?.CreateLogger("agent." + options.Name) ?? NullLogger.Instance)),
+            app => app.MapGrpcService<AgentService>());
+        var core = app.Services.GetRequiredService<AgentCore>();
         await app.StartAsync(ct);
         var address = GrpcHost.BoundAddress(app);
         core.Logger.LogInformation("agent {Name} listening on {Address}, cache {Cache}", options.Name, address, core.Store.Directory);
+        if (string.IsNullOrEmpty(options.Token))
+        {
+            core.Logger.LogWarning("agent {Name} runs without a token: anyone who reaches {Address} can load and run models on it; give one with --token-file or EDGESPLIT_TOKEN", options.Name, address);
+        }
         var host = new AgentHost(app, core, address);
         if (options.MetricsListen is { } metricsListen)
         {
-            host._prometheus = Monitoring.PrometheusEndpoint.Start(metricsListen, registry => new Monitoring.MonitorMetrics(options.Name, registry).Follow(core.Monitor, core.Links));
-            core.Logger.LogInformation("agent {Name}: Prometheus metrics on http://{Listen}/metrics", options.Name, metricsListen);
+            host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => new MonitorMetrics(options.Name, registry).Follow(core.Monitor, core.Links), ct);
+            core.Logger.LogInformation("agent {Name}: Prometheus metrics on http://{Listen}/metrics", options.Name, host._prometheus.Address);
         }
         return host;
     }
@@ -84,15 +83,7 @@ public sealed class AgentHost : IAsyncDisposable
     /// <summary>Runs until <paramref name="ct"/> is cancelled.</summary>
     public Task WaitAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);
 
-    /// <summary>
-    /// Stops answering without closing connections, like a stopped process (tests: a device that
-    /// hangs). <see cref="Thaw"/> resumes.
-    /// </summary>
-    internal void Freeze() => _core.Freeze();
-
-    internal void Thaw() => _core.Thaw();
-
-    /// <summary>Stops abruptly (tests: a device that dies).</summary>
+    /// <summary>Stops abruptly, dropping queued work (a device that dies: the evaluation's scenarios, tests).</summary>
     public async Task KillAsync()
     {
         using var cts = new CancellationTokenSource(TimeSpan.Zero);
@@ -106,7 +97,8 @@ public sealed class AgentHost : IAsyncDisposable
         {
             await _prometheus.DisposeAsync();
         }
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        // Wall time on purpose: a fake clock in a test would otherwise hold shutdown until someone advanced it.
+        using var cts = new CancellationTokenSource(_core.Options.ShutdownTimeout);
         await _app.StopAsync(cts.Token);
         await _core.DisposeAsync();
         await _app.DisposeAsync();

@@ -1,43 +1,42 @@
-using System.Diagnostics;
 using System.Threading.Channels;
-using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Runtime.Codec;
-using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
-using Proto = EdgeSplit.Cluster.Protos;
 
 namespace EdgeSplit.Cluster.Agent;
 
 /// <summary>One hop of one plan version on this agent, as the coordinator deployed it.</summary>
-internal sealed record HopSpec(
-    long Version,
-    int Hop,
-    string? PartitionSha256,
-    IReadOnlyList<string> Inputs,
-    IReadOnlyList<string> Forwards,
-    string? NextAddress,
-    string? NextDevice,
-    FeatureMapCompression Compression);
-
-/// <summary>One request's tensors waiting for a hop.</summary>
-internal sealed record StageWork(string RequestId, int Attempt, string ReplyTo, DateTimeOffset Deadline, IReadOnlyList<WireTensor> Tensors, long ReceivedTimestamp)
+internal sealed record HopSpec(long Version, HopDeployment Deployment)
 {
-    /// <summary>What earlier hops measured, carried along to the coordinator.</summary>
-    public IReadOnlyList<Proto.HopTiming> Timings { get; init; } = [];
+    public int Hop => Deployment.Hop;
 
-    public long BytesIn { get; init; }
+    public string? PartitionSha256 => Deployment.PartitionSha256;
 
-    public double TransferInMs { get; init; }
+    public IReadOnlyList<string> Inputs => Deployment.Inputs;
 
-    public string? FromDevice { get; init; }
+    public IReadOnlyList<string> Forwards => Deployment.Forwards;
+
+    public string? NextAddress => Deployment.NextAddress;
+
+    public string? NextDevice => Deployment.NextDevice;
+
+    public FeatureMapCompression Compression => Deployment.Compression;
+
+    public bool SameAs(HopSpec other) =>
+        PartitionSha256 == other.PartitionSha256 && NextAddress == other.NextAddress && Compression == other.Compression
+        && Inputs.SequenceEqual(other.Inputs) && Forwards.SequenceEqual(other.Forwards);
 }
+
+/// <summary>One request's tensors waiting for a hop, with the size and time of the transfer that brought them.</summary>
+internal sealed record StageWork(HopRequest Request, long BytesIn, double TransferInMs);
 
 /// <summary>
 /// Runs one hop: a compute loop takes requests from a bounded inbox and runs the partition; a
 /// send loop forwards results to the next agent (or delivers them) while the next request
 /// computes. Both queues are bounded, so a slow next stage slows this one and then its sender.
+/// Nothing a request carries (a bad address, a failed send, a peer that is gone) ends either loop.
 /// </summary>
 internal sealed class HopRuntime : IAsyncDisposable
 {
@@ -120,7 +119,7 @@ internal sealed class HopRuntime : IAsyncDisposable
             {
                 continue;
             }
-            if (DateTimeOffset.UtcNow > work.Deadline)
+            if (_agent.Time.GetUtcNow() > work.Request.Deadline)
             {
                 // The coordinator gave up on this attempt and retried it; computing it would only add load.
                 _agent.CountDropped();
@@ -131,9 +130,9 @@ internal sealed class HopRuntime : IAsyncDisposable
             {
                 outgoing = Compute(work);
             }
-            catch (Exception ex) when (ex is OnnxRuntimeException or RpcException or InvalidOperationException or ArgumentException or KeyNotFoundException)
+            catch (Exception ex) when (ex is OnnxRuntimeException or ClusterException or InvalidOperationException or ArgumentException or KeyNotFoundException)
             {
-                _agent.Logger.LogWarning("v{Version} hop {Hop}: request {Id} failed: {Message}", Spec.Version, Spec.Hop, work.RequestId, ex.Message);
+                _agent.Logger.LogWarning("v{Version} hop {Hop}: request {Id} failed: {Message}", Spec.Version, Spec.Hop, work.Request.RequestId, ex.Message);
                 outgoing = new Outgoing(work, [], null, $"{_agent.Name} could not run v{Spec.Version} hop {Spec.Hop}: {ex.Message}", _agent.Name);
             }
             var queued = _outbox.Writer.WriteAsync(outgoing, CancellationToken.None);
@@ -148,9 +147,9 @@ internal sealed class HopRuntime : IAsyncDisposable
 
     private Outgoing Compute(StageWork work)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = _agent.Time.GetTimestamp();
         var cpuStarted = Monitoring.ThreadCpuClock.Now();
-        var byName = work.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        var byName = work.Request.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         if (_session is null)
         {
             return new Outgoing(work, [.. Spec.Forwards.Select(n => Prepare(byName[n]))], null, null, null);
@@ -179,9 +178,9 @@ internal sealed class HopRuntime : IAsyncDisposable
             if (emulated is not null)
             {
                 // An emulated device's speed: the run's CPU time (ORT on this thread) stretched by the device's slowdown.
-                emulated.AfterComputeAsync(Stopwatch.GetElapsedTime(started), Monitoring.ThreadCpuClock.Now() - cpuStarted, CancellationToken.None).GetAwaiter().GetResult();
+                emulated.AfterComputeAsync(_agent.Time.GetElapsedTime(started), Monitoring.ThreadCpuClock.Now() - cpuStarted, CancellationToken.None).GetAwaiter().GetResult();
             }
-            var computeTime = Stopwatch.GetElapsedTime(started);
+            var computeTime = _agent.Time.GetElapsedTime(started);
             _agent.RecordCompute(computeTime);
             var result = new Outgoing(work, forwards, outputs, null, null) { ComputeMs = computeTime.TotalMilliseconds };
             outputs = null;
@@ -209,6 +208,11 @@ internal sealed class HopRuntime : IAsyncDisposable
             {
                 await SendAsync(outgoing);
             }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                // Whatever one request brought, the loop goes on: a dead loop would stall this hop for every later request.
+                _agent.Logger.LogWarning("v{Version} hop {Hop}: sending request {Id} failed: {Message}", Spec.Version, Spec.Hop, outgoing.Work.Request.RequestId, ex.Message);
+            }
             finally
             {
                 outgoing.Owned?.Dispose();
@@ -219,71 +223,53 @@ internal sealed class HopRuntime : IAsyncDisposable
     private async Task SendAsync(Outgoing outgoing)
     {
         var work = outgoing.Work;
-        var deadline = DateTime.UtcNow + _agent.Options.SendTimeout;
-        var timings = work.Timings.Append(CoordinatorService.ToProto(
-            new HopTiming(Spec.Hop, _agent.Name, outgoing.ComputeMs, work.BytesIn, work.TransferInMs, work.FromDevice))).ToList();
+        var timings = work.Request.Timings.Append(
+            new HopTiming(Spec.Hop, _agent.Name, outgoing.ComputeMs, work.BytesIn, work.TransferInMs, work.Request.FromDevice)).ToList();
         if (outgoing.Error is null && Spec.NextAddress is not null)
         {
-            var request = new Proto.ExecuteRequest
+            var request = work.Request with
             {
-                RequestId = work.RequestId,
-                Attempt = work.Attempt,
-                Version = Spec.Version,
                 Hop = Spec.Hop + 1,
-                ReplyTo = work.ReplyTo,
-                DeadlineUnixMs = work.Deadline.ToUnixTimeMilliseconds(),
+                Tensors = outgoing.Tensors,
+                Timings = timings,
                 FromDevice = _agent.Name,
             };
-            request.Tensors.AddRange(outgoing.Tensors.Select(TensorMapping.ToProto));
-            request.Timings.AddRange(timings);
             try
             {
-                var client = new Proto.Agent.AgentClient(_agent.Channels.For(Spec.NextAddress));
-                var bytes = request.CalculateSize();
-                var started = Stopwatch.GetTimestamp();
-                request.SentUnixMs = AgentService.NowUnixMs();
+                var next = _agent.Peer(Spec.NextAddress, Spec.NextDevice);
+                var bytes = AgentConnection.WireBytes(request);
+                var started = _agent.Time.GetTimestamp();
                 if (_agent.Options.Emulation is { } emulation)
                 {
                     // An emulated link delays on the sender (one sender per hop, so paced transfers queue like packets),
                     // and the transfer timed here includes it as a real slow link would.
                     await emulation.BeforeSendAsync(AgentService.EmulatedPeer(emulation, Spec.NextAddress, Spec.NextDevice), bytes, _stop.Token);
                 }
-                var reply = await client.ExecuteAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+                var waited = await next.ExecuteAsync(request, _agent.Options.SendTimeout, _stop.Token);
                 // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.
-                var elapsed = Stopwatch.GetElapsedTime(started) - TimeSpan.FromMilliseconds(Math.Max(0, reply.WaitMs));
-                _agent.Links.For(Spec.NextAddress).AddTransfer(bytes, elapsed);
+                _agent.Links.For(Spec.NextAddress).AddTransfer(bytes, _agent.Time.GetElapsedTime(started) - waited);
                 return;
             }
-            catch (RpcException ex)
+            catch (ClusterException ex)
             {
                 // The next device is down or refused the tensors: tell the coordinator now rather than let it time out.
-                await DeliverAsync(work, [], $"forwarding to {Spec.NextDevice} at {Spec.NextAddress} failed: {ex.Status.StatusCode} {ex.Status.Detail}", Spec.NextDevice, deadline);
+                await DeliverAsync(work, [], $"forwarding to {Spec.NextDevice} at {Spec.NextAddress} failed: {ex.Message}", Spec.NextDevice, []);
                 return;
             }
         }
-        await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, deadline, timings);
+        await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, timings);
     }
 
-    private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, DateTime deadline, IReadOnlyList<Proto.HopTiming>? timings = null)
+    private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, IReadOnlyList<HopTiming> timings)
     {
-        var request = new Proto.DeliverRequest
-        {
-            RequestId = work.RequestId,
-            Attempt = work.Attempt,
-            Error = error ?? "",
-            FailedDevice = failedDevice ?? "",
-        };
-        request.Outputs.AddRange(tensors.Select(TensorMapping.ToProto));
-        request.Timings.AddRange(timings ?? []);
         try
         {
-            var client = new Proto.Coordinator.CoordinatorClient(_agent.Channels.For(work.ReplyTo));
-            await client.DeliverAsync(request, deadline: deadline, cancellationToken: _stop.Token);
+            await _agent.Coordinator(work.Request.ReplyTo).DeliverAsync(new Delivery(work.Request.RequestId, tensors, error, failedDevice, timings), _agent.Options.SendTimeout, _stop.Token);
         }
-        catch (RpcException ex)
+        catch (ClusterException ex)
         {
             // Nobody to tell: the coordinator's deadline will retry the request.
-            _agent.Logger.LogWarning("delivering request {Id} to {ReplyTo} failed: {Status}", work.RequestId, work.ReplyTo, ex.Status);
+            _agent.Logger.LogWarning("delivering request {Id} to {ReplyTo} failed: {Message}", work.Request.RequestId, work.Request.ReplyTo, ex.Message);
         }
     }
 
@@ -292,16 +278,16 @@ internal sealed class HopRuntime : IAsyncDisposable
     {
         _inbox.Writer.TryComplete();
         var both = Task.WhenAll(_computeLoop, _sendLoop);
-        if (await Task.WhenAny(both, Task.Delay(grace)) != both)
+        if (await Task.WhenAny(both, Task.Delay(grace, _agent.Time)) != both)
         {
             await _stop.CancelAsync();
         }
-        await both.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await both.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await DrainAsync(TimeSpan.FromSeconds(2));
+        await DrainAsync(_agent.Options.ShutdownTimeout);
         _stop.Dispose();
     }
 

@@ -1,14 +1,18 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Runtime;
-using Grpc.Core;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeSplit.Cluster.Agent;
 
+/// <summary>One chunk of a partition upload; the first carries the announced hash and size.</summary>
+internal readonly record struct PartitionChunk(string? Sha256, long TotalBytes, ReadOnlyMemory<byte> Data);
+
 /// <summary>
 /// Partitions on disk named by their SHA-256 (so a restarted agent or a returning plan needs no
-/// upload) and their warm ORT sessions, shared by every plan version that uses them.
+/// upload) and their warm ORT sessions, shared by every plan version that uses them. A cached file
+/// is re-hashed before it is trusted: one whose bytes no longer match its name is deleted.
 /// </summary>
 internal sealed class PartitionStore(string directory, int threads) : IDisposable
 {
@@ -16,10 +20,22 @@ internal sealed class PartitionStore(string directory, int threads) : IDisposabl
 
     public string Directory { get; } = System.IO.Directory.CreateDirectory(directory).FullName;
 
-    public bool Has(string sha256) => IsHash(sha256) && File.Exists(PathOf(sha256));
+    /// <summary>Whether a partition with this hash is cached and intact (a loaded session counts; a file is re-hashed).</summary>
+    public bool Has(string sha256)
+    {
+        if (!IsHash(sha256))
+        {
+            return false;
+        }
+        if (_sessions.TryGetValue(sha256, out var lazy) && lazy.IsValueCreated)
+        {
+            return true;
+        }
+        return ReadVerified(sha256) is not null;
+    }
 
     /// <summary>Receives chunks, checks size and hash, then moves the file into place atomically.</summary>
-    public async Task<long> ReceiveAsync(IAsyncStreamReader<Protos.PartitionChunk> chunks, long maxBytes, CancellationToken ct)
+    public async Task<long> ReceiveAsync(IAsyncEnumerable<PartitionChunk> chunks, long maxBytes, CancellationToken ct)
     {
         string? expected = null;
         long total = -1, received = 0;
@@ -29,43 +45,42 @@ internal sealed class PartitionStore(string directory, int threads) : IDisposabl
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true))
             {
-                while (await chunks.MoveNext(ct))
+                await foreach (var chunk in chunks.WithCancellation(ct))
                 {
-                    var chunk = chunks.Current;
                     if (expected is null)
                     {
-                        expected = chunk.Sha256.ToLowerInvariant();
+                        expected = (chunk.Sha256 ?? "").ToLowerInvariant();
                         total = chunk.TotalBytes;
                         if (!IsHash(expected))
                         {
-                            throw Status(StatusCode.InvalidArgument, "the first chunk must carry the partition's SHA-256 as 64 hex digits");
+                            throw Bad("the first chunk must carry the partition's SHA-256 as 64 hex digits");
                         }
                         if (total <= 0 || total > maxBytes)
                         {
-                            throw Status(StatusCode.InvalidArgument, $"partition size {total} bytes is outside 1..{maxBytes}");
+                            throw Bad($"partition size {total} bytes is outside 1..{maxBytes}");
                         }
                     }
                     received += chunk.Data.Length;
                     if (received > total)
                     {
-                        throw Status(StatusCode.InvalidArgument, $"received more than the announced {total} bytes");
+                        throw Bad($"received more than the announced {total} bytes");
                     }
                     hash.AppendData(chunk.Data.Span);
-                    await file.WriteAsync(chunk.Data.Memory, ct);
+                    await file.WriteAsync(chunk.Data, ct);
                 }
             }
             if (expected is null)
             {
-                throw Status(StatusCode.InvalidArgument, "no chunk received");
+                throw Bad("no chunk received");
             }
             if (received != total)
             {
-                throw Status(StatusCode.InvalidArgument, $"received {received} of the announced {total} bytes");
+                throw Bad($"received {received} of the announced {total} bytes");
             }
             var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
             if (actual != expected)
             {
-                throw Status(StatusCode.DataLoss, $"partition bytes hash to {actual}, not the announced {expected}; upload again");
+                throw new ClusterException(FailureKind.Corrupt, $"partition bytes hash to {actual}, not the announced {expected}; upload again");
             }
             File.Move(temp, PathOf(expected), overwrite: true);
             return received;
@@ -76,22 +91,22 @@ internal sealed class PartitionStore(string directory, int threads) : IDisposabl
         }
     }
 
-    /// <summary>The warm session for a cached partition (created on first use).</summary>
+    /// <summary>The warm session for a cached partition (created on first use from bytes re-hashed against its name).</summary>
     public InferenceSession Session(string sha256)
     {
-        if (!Has(sha256))
+        var lazy = _sessions.GetOrAdd(sha256, h => new Lazy<InferenceSession>(() =>
         {
-            throw Status(StatusCode.FailedPrecondition, $"partition {sha256} is not cached on this agent; upload it with LoadPartition first");
-        }
-        var lazy = _sessions.GetOrAdd(sha256, h => new Lazy<InferenceSession>(() => OrtSessions.Create(File.ReadAllBytes(PathOf(h)), threads)));
+            var bytes = ReadVerified(h) ?? throw new ClusterException(FailureKind.NotReady, $"partition {h} is not cached on this agent (or its file was corrupt and is gone); upload it with LoadPartition first");
+            return OrtSessions.Create(bytes, threads);
+        }));
         try
         {
             return lazy.Value;
         }
-        catch (OnnxRuntimeException ex)
+        catch (Exception ex) when (ex is OnnxRuntimeException or ClusterException)
         {
             _sessions.TryRemove(sha256, out _);
-            throw Status(StatusCode.InvalidArgument, $"partition {sha256} is not a model ONNX Runtime can load: {ex.Message}");
+            throw ex as ClusterException ?? Bad($"partition {sha256} is not a model ONNX Runtime can load: {ex.Message}");
         }
     }
 
@@ -119,9 +134,30 @@ internal sealed class PartitionStore(string directory, int threads) : IDisposabl
         _sessions.Clear();
     }
 
+    /// <summary>The cached bytes if they hash to their name; a file that does not is deleted, so it gets uploaded again.</summary>
+    private byte[]? ReadVerified(string sha256)
+    {
+        var path = PathOf(sha256);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+        if (Convert.ToHexStringLower(SHA256.HashData(bytes)) == sha256)
+        {
+            return bytes;
+        }
+        File.Delete(path);
+        return null;
+    }
+
     private string PathOf(string sha256) => Path.Combine(Directory, sha256.ToLowerInvariant() + ".onnx");
 
-    private static bool IsHash(string text) => text.Length == 64 && text.All(char.IsAsciiHexDigit);
+    private static bool IsHash(string text) => text.Length == 64 && text.All(c => char.IsAsciiHexDigitLower(c) || char.IsAsciiDigit(c));
 
-    private static RpcException Status(StatusCode code, string message) => new(new Grpc.Core.Status(code, message));
+    private static ClusterException Bad(string message) => new(FailureKind.BadRequest, message);
 }

@@ -1,4 +1,7 @@
+using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
 using Microsoft.AspNetCore.Builder;
@@ -17,9 +20,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ClusterCoordinator _coordinator;
-
-    private PlannerPlanSource? _ownedSource;
-    private Monitoring.PrometheusEndpoint? _prometheus;
+    private AdaptivePlanSource? _ownedSource;
+    private PrometheusEndpoint? _prometheus;
 
     private CoordinatorHost(WebApplication app, ClusterCoordinator coordinator, string address)
     {
@@ -31,12 +33,15 @@ public sealed class CoordinatorHost : IAsyncDisposable
     /// <summary>The bound address, <c>host:port</c>.</summary>
     public string Address { get; }
 
+    /// <summary>The bound address of the Prometheus endpoint, when one was asked for.</summary>
+    public string? MetricsAddress => _prometheus?.Address;
+
     public Plan? CurrentPlan => _coordinator.CurrentPlan;
 
     public IReadOnlyList<PlanSwitch> Switches => _coordinator.Switches;
 
     /// <summary>The adaptive plan source when started with <see cref="AdaptiveOptions"/> (its cost model, planner, last state).</summary>
-    public PlannerPlanSource? Adaptive => _ownedSource;
+    public AdaptivePlanSource? Adaptive => _ownedSource;
 
     /// <summary>The adaptation loop's counters and recent decisions; null without an adaptive plan source.</summary>
     public AdaptationStatus? Adaptation => _coordinator.Status().Adaptation;
@@ -53,16 +58,15 @@ public sealed class CoordinatorHost : IAsyncDisposable
         CoordinatorOptions options,
         CancellationToken ct = default)
     {
-        var profile = model.Profile ?? AdaptivePlanning.FromNodeCosts(model.NodeCostsMs ?? [], model.NodeCount);
+        var profile = model.Profile ?? ModelProfiling.FromNodeCosts(model.NodeCostsMs ?? [], model.NodeCount);
         if (profile.NodeCount != model.NodeCount)
         {
-            throw new Graph.BadInputException($"the profile has {profile.NodeCount} nodes, the model {model.NodeCount}; measure it from the served model");
+            throw new BadInputException($"the profile has {profile.NodeCount} nodes, the model {model.NodeCount}; measure it from the served model");
         }
-        // The coordinator hands its own logger to the source when it attaches.
-        var source = PlannerPlanSource.Create(adaptive, profile);
+        var source = AdaptivePlanSource.Create(adaptive, profile);
         try
         {
-            var host = await StartAsync(model, agents, source, options, null, ct);
+            var host = await StartAsync(model, agents, source, options with { MetricsInterval = options.MetricsInterval ?? adaptive.MetricsInterval }, null, adaptive.MetricsInterval, ct);
             host._ownedSource = source;
             return host;
         }
@@ -75,18 +79,27 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     /// <summary>
     /// Starts listening, then deploys <paramref name="initialPlan"/> (or asks <paramref name="planSource"/>)
-    /// and warms it before returning.
+    /// and warms it before returning. An adaptive source gets a tick every <see cref="CoordinatorOptions.MetricsInterval"/>.
     /// </summary>
-    public static async Task<CoordinatorHost> StartAsync(
+    public static Task<CoordinatorHost> StartAsync(
         ServedModel model,
         IReadOnlyList<AgentEndpoint> agents,
         IPlanSource planSource,
         CoordinatorOptions options,
         Plan? initialPlan = null,
-        CancellationToken ct = default)
+        CancellationToken ct = default) =>
+        StartAsync(model, agents, planSource, options, initialPlan, options.MetricsInterval, ct);
+
+    private static async Task<CoordinatorHost> StartAsync(ServedModel model, IReadOnlyList<AgentEndpoint> agents, IPlanSource planSource, CoordinatorOptions options,
+        Plan? initialPlan, TimeSpan? tick, CancellationToken ct)
     {
+        if (options.AdvertiseAddress is { } advertise)
+        {
+            // Checked here, where it is given: a bad one would only show as agents failing to deliver.
+            Endpoints.PeerUri(advertise);
+        }
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
-            services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options,
+            services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options, tick,
                 sp.GetService<ILoggerFactory>()?.CreateLogger("coordinator") ?? NullLogger.Instance)),
             app => app.MapGrpcService<CoordinatorService>());
         var coordinator = app.Services.GetRequiredService<ClusterCoordinator>();
@@ -95,11 +108,16 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             var address = GrpcHost.BoundAddress(app);
             coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
+            if (string.IsNullOrEmpty(options.Token))
+            {
+                app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("coordinator").LogWarning(
+                    "the coordinator at {Address} runs without a token: anyone who reaches it can send requests and switch plans; give one with --token-file or EDGESPLIT_TOKEN", address);
+            }
             await coordinator.StartAsync(initialPlan, ct);
             var host = new CoordinatorHost(app, coordinator, address);
             if (options.MetricsListen is { } metricsListen)
             {
-                host._prometheus = Monitoring.PrometheusEndpoint.Start(metricsListen, registry => CoordinatorMetrics.Register(registry, coordinator.Status));
+                host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct);
             }
             return host;
         }
@@ -120,6 +138,13 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
     public CoordinatorStatus Status() => _coordinator.Status();
 
+    /// <summary>
+    /// Completes with the first Status that satisfies <paramref name="condition"/>, checked now and after every
+    /// change (a switch, a device up or down, a metrics sample, a decision): waits for an event, never polls.
+    /// </summary>
+    public Task<CoordinatorStatus> WaitForStatusAsync(Func<CoordinatorStatus, bool> condition, CancellationToken ct = default) =>
+        _coordinator.WaitForStatusAsync(condition, ct);
+
     public Task WaitAsync(CancellationToken ct) => _app.WaitForShutdownAsync(ct);
 
     public async ValueTask DisposeAsync()
@@ -129,6 +154,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
             await _prometheus.DisposeAsync();
         }
         await _coordinator.DisposeAsync();
+        // Wall time on purpose: a fake clock in a test would otherwise hold shutdown until someone advanced it.
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await _app.StopAsync(cts.Token);
         await _app.DisposeAsync();

@@ -8,7 +8,7 @@ namespace EdgeSplit.Cluster.Coordinator;
 /// </summary>
 public sealed class EvenComputePlanSource : IPlanSource
 {
-    public Plan Propose(PlanRequest request)
+    public PlanProposal Propose(PlanRequest request)
     {
         if (request.LiveDevices.Count == 0)
         {
@@ -16,7 +16,7 @@ public sealed class EvenComputePlanSource : IPlanSource
         }
         var costs = request.NodeCostsMs.Count == request.NodeCount ? request.NodeCostsMs : Enumerable.Repeat(1.0, request.NodeCount).ToList();
         var devices = Ordered(request).Take(request.NodeCount).ToList();
-        return Plan.FromCuts(request.Version, request.NodeCount, EvenCuts(costs, devices.Count), devices);
+        return new PlanProposal(Plan.FromCuts(0, request.NodeCount, EvenCuts(costs, devices.Count), devices));
     }
 
     /// <summary>Cut indices splitting <paramref name="costs"/> into <paramref name="segments"/> nearly equal sums.</summary>
@@ -48,13 +48,14 @@ public sealed class EvenComputePlanSource : IPlanSource
 
 /// <summary>
 /// A split fixed by hand (<c>--split</c>): its cuts over the live devices in order; with fewer live
-/// devices than segments, the last cuts are dropped so the remaining devices take the segments over.
+/// devices than segments, the last cuts are dropped so the remaining devices take the segments over,
+/// and the whole split comes back when they return.
 /// </summary>
 public sealed class FixedCutsPlanSource(IReadOnlyList<int> cuts) : IPlanSource
 {
     public IReadOnlyList<int> Cuts { get; } = cuts;
 
-    public Plan Propose(PlanRequest request)
+    public PlanProposal Propose(PlanRequest request)
     {
         if (request.LiveDevices.Count == 0)
         {
@@ -62,6 +63,6 @@ public sealed class FixedCutsPlanSource(IReadOnlyList<int> cuts) : IPlanSource
         }
         var devices = EvenComputePlanSource.Ordered(request).Take(Cuts.Count + 1).ToList();
         var kept = Cuts.Take(devices.Count - 1).ToList();
-        return Plan.FromCuts(request.Version, request.NodeCount, kept, devices);
+        return new PlanProposal(Plan.FromCuts(0, request.NodeCount, kept, devices));
     }
 }

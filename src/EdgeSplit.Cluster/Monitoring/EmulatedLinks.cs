@@ -37,26 +37,31 @@ public sealed class EmulatedLinks
 {
     public const string EnvironmentVariable = "EDGESPLIT_EMULATED_LINKS";
 
-    private static readonly TimeSpan RecheckEvery = TimeSpan.FromMilliseconds(250);
     private readonly string path;
+    private readonly TimeProvider time;
     private readonly object gate = new();
     private EmulatedLinksFile current;
     private DateTime lastWrite;
     private long lastCheck;
 
-    private EmulatedLinks(string path)
+    private EmulatedLinks(string path, TimeProvider time)
     {
         this.path = path;
+        this.time = time;
         current = Read(path);
         lastWrite = File.GetLastWriteTimeUtc(path);
-        lastCheck = Stopwatch.GetTimestamp();
+        lastCheck = time.GetTimestamp();
     }
+
+    /// <summary>How often the file is looked at again for changes.</summary>
+    public TimeSpan RecheckEvery { get; init; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The emulation for this process, or null on a real device (variable unset).</summary>
     public static EmulatedLinks? FromEnvironment() =>
         Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } path ? Open(path) : null;
 
-    public static EmulatedLinks Open(string path) => new(path);
+    /// <summary>The emulation in <paramref name="path"/>; its delays and re-checks run on <paramref name="time"/> (default: the system clock).</summary>
+    public static EmulatedLinks Open(string path, TimeProvider? time = null) => new(path, time ?? TimeProvider.System);
 
     public static void Write(string path, EmulatedLinksFile file)
     {
@@ -72,9 +77,9 @@ public sealed class EmulatedLinks
         {
             lock (gate)
             {
-                if (Stopwatch.GetElapsedTime(lastCheck) >= RecheckEvery)
+                if (time.GetElapsedTime(lastCheck) >= RecheckEvery)
                 {
-                    lastCheck = Stopwatch.GetTimestamp();
+                    lastCheck = time.GetTimestamp();
                     var write = File.GetLastWriteTimeUtc(path);
                     if (write != lastWrite)
                     {
@@ -125,7 +130,7 @@ public sealed class EmulatedLinks
         {
             ms += bytes * 8 / (link.BandwidthMbps * 1e6) * 1000;
         }
-        return PreciseDelayAsync(TimeSpan.FromMilliseconds(ms), cancel);
+        return DelayAsync(TimeSpan.FromMilliseconds(ms), cancel);
     }
 
     /// <summary>
@@ -136,21 +141,32 @@ public sealed class EmulatedLinks
     /// </summary>
     public Task AfterComputeAsync(TimeSpan elapsed, TimeSpan cpuTime, CancellationToken cancel)
     {
+        var wait = (cpuTime * (Current.CpuSlowdown ?? 1)) - elapsed;
+        if (time != TimeProvider.System)
+        {
+            return wait <= TimeSpan.Zero ? Task.CompletedTask : Task.Delay(wait, time, cancel);
+        }
         // Called on the thread that ran the compute, which waits for it anyway: a thread sleep wakes far closer
         // to its time than a timer continuation on a busy host.
-        PreciseSleep(Stopwatch.GetTimestamp() + Ticks((cpuTime * (Current.CpuSlowdown ?? 1)) - elapsed), cancel);
+        PreciseSleep(Stopwatch.GetTimestamp() + Ticks(wait), cancel);
         return Task.CompletedTask;
     }
 
     /// <summary>
-    /// Waits <paramref name="delay"/> to within ~0.1 ms: a timer until 3 ms before, then a thread sleep and a
-    /// spin. Task.Delay alone overshot by 3-5 ms on a busy host (measured), which on a 2 ms Wi-Fi hop or a
-    /// 13 ms Jetson compute is most of the figure.
+    /// Waits <paramref name="delay"/> on the emulation's clock. On the system clock it ends within ~0.1 ms: a
+    /// timer until 3 ms before, then a thread sleep and a spin. Task.Delay alone overshot by 3-5 ms on a busy
+    /// host (measured), which on a 2 ms Wi-Fi hop or a 13 ms Jetson compute is most of the figure. An injected
+    /// clock (a test's) gets a plain timer on that clock, which only it advances.
     /// </summary>
-    private static async Task PreciseDelayAsync(TimeSpan delay, CancellationToken cancel)
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancel)
     {
         if (delay <= TimeSpan.Zero)
         {
+            return;
+        }
+        if (time != TimeProvider.System)
+        {
+            await Task.Delay(delay, time, cancel);
             return;
         }
         var until = Stopwatch.GetTimestamp() + Ticks(delay);

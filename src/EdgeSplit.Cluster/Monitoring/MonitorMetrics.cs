@@ -3,7 +3,7 @@ using Prometheus;
 namespace EdgeSplit.Cluster.Monitoring;
 
 /// <summary>
-/// Exposes a device's samples as Prometheus gauges (prometheus-net). Register once, then an ASP.NET
+/// Exposes a device's samples as Prometheus metrics (prometheus-net; counters end in _total, times are in seconds). Register once, then an ASP.NET
 /// host maps them with <c>app.MapMetrics("/metrics")</c> (the default registry) or serves a custom
 /// registry itself. Power and energy carry an <c>estimated</c> label.
 /// </summary>
@@ -16,11 +16,11 @@ public sealed class MonitorMetrics
     private readonly Gauge cgroupLimit;
     private readonly Gauge processCpu;
     private readonly Gauge processRss;
-    private readonly Gauge received;
-    private readonly Gauge sent;
+    private readonly Counter received;
+    private readonly Counter sent;
     private readonly Gauge temperature;
     private readonly Gauge power;
-    private readonly Gauge energy;
+    private readonly Counter energy;
     private readonly Gauge rtt;
     private readonly Gauge bandwidth;
     private readonly string device;
@@ -31,6 +31,8 @@ public sealed class MonitorMetrics
         var factory = Metrics.WithCustomRegistry(registry ?? Metrics.DefaultRegistry);
         Gauge G(string name, string help, params string[] labels) =>
             factory.CreateGauge(name, help, new GaugeConfiguration { LabelNames = ["device", .. labels] });
+        Counter C(string name, string help, params string[] labels) =>
+            factory.CreateCounter(name, help, new CounterConfiguration { LabelNames = ["device", .. labels] });
         cpu = G("edgesplit_cpu_utilisation_ratio", "Host CPU busy fraction over the last sample interval (0..1).");
         core = G("edgesplit_cpu_core_utilisation_ratio", "Per-core CPU busy fraction (0..1).", "core");
         memoryAvailable = G("edgesplit_memory_available_bytes", "MemAvailable of the host.");
@@ -38,11 +40,11 @@ public sealed class MonitorMetrics
         cgroupLimit = G("edgesplit_cgroup_memory_limit_bytes", "Memory limit of the process's cgroup (absent if unlimited).");
         processCpu = G("edgesplit_process_cpu_cores", "CPU used by the agent process, in cores.");
         processRss = G("edgesplit_process_resident_bytes", "Resident set size of the agent process.");
-        received = G("edgesplit_network_receive_bytes", "Bytes received on an interface since it came up.", "interface");
-        sent = G("edgesplit_network_transmit_bytes", "Bytes sent on an interface since it came up.", "interface");
+        received = C("edgesplit_network_receive_bytes_total", "Bytes received on an interface since it came up.", "interface");
+        sent = C("edgesplit_network_transmit_bytes_total", "Bytes sent on an interface since it came up.", "interface");
         temperature = G("edgesplit_temperature_celsius", "Hottest thermal zone.");
         power = G("edgesplit_power_watts", "Device power; estimated=\"true\" when it comes from the power model, not a sensor.", "source", "estimated");
-        energy = G("edgesplit_energy_joules", "Energy since the monitor started; estimated=\"true\" when modelled.", "source", "estimated");
+        energy = C("edgesplit_energy_joules_total", "Energy since the monitor started; estimated=\"true\" when modelled.", "source", "estimated");
         rtt = G("edgesplit_link_rtt_seconds", "Smoothed RTT to a peer.", "peer");
         bandwidth = G("edgesplit_link_bandwidth_bytes_per_second", "Smoothed bandwidth to a peer, learned from transfers.", "peer");
     }
@@ -72,8 +74,8 @@ public sealed class MonitorMetrics
         processRss.WithLabels(device).Set(s.ProcessRssBytes);
         foreach (var i in s.Interfaces)
         {
-            received.WithLabels(device, i.Name).Set(i.ReceivedBytes);
-            sent.WithLabels(device, i.Name).Set(i.SentBytes);
+            received.WithLabels(device, i.Name).IncTo(i.ReceivedBytes);
+            sent.WithLabels(device, i.Name).IncTo(i.SentBytes);
         }
         if (s.TemperatureCelsius is { } t)
         {
@@ -83,7 +85,7 @@ public sealed class MonitorMetrics
         {
             var estimated = p.Estimated ? "true" : "false";
             power.WithLabels(device, p.Source, estimated).Set(p.Watts);
-            energy.WithLabels(device, p.Source, estimated).Set(p.EnergyJoules);
+            energy.WithLabels(device, p.Source, estimated).IncTo(p.EnergyJoules);
         }
         foreach (var link in links ?? [])
         {

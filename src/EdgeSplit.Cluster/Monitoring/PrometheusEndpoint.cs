@@ -1,3 +1,8 @@
+using EdgeSplit.Cluster.Transport;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
 using Prometheus;
 
 namespace EdgeSplit.Cluster.Monitoring;
@@ -5,29 +10,47 @@ namespace EdgeSplit.Cluster.Monitoring;
 /// <summary>
 /// A separate HTTP/1 listener serving Prometheus text at /metrics, since the gRPC port speaks
 /// HTTP/2 only. Each endpoint has its own registry, so several agents in one process stay apart.
+/// With a token, a scrape must send it (<c>Authorization: Bearer TOKEN</c>, Prometheus'
+/// <c>authorization</c> setting), or it gets 401.
 /// </summary>
 public sealed class PrometheusEndpoint : IAsyncDisposable
 {
-    private readonly KestrelMetricServer _server;
+    private readonly WebApplication _app;
 
-    private PrometheusEndpoint(KestrelMetricServer server, CollectorRegistry registry)
+    private PrometheusEndpoint(WebApplication app, CollectorRegistry registry, string address)
     {
-        _server = server;
+        _app = app;
         Registry = registry;
+        Address = address;
     }
 
     public CollectorRegistry Registry { get; }
 
+    /// <summary>The bound address, <c>host:port</c> (port 0 resolved).</summary>
+    public string Address { get; }
+
     /// <summary>Starts listening on <paramref name="listen"/> (HOST:PORT) with a fresh registry filled by <paramref name="register"/>.</summary>
-    public static PrometheusEndpoint Start(string listen, Action<CollectorRegistry> register)
+    public static async Task<PrometheusEndpoint> StartAsync(string listen, string? token, Action<CollectorRegistry> register, CancellationToken ct = default)
     {
-        var endpoint = Transport.GrpcHost.ParseEndpoint(listen);
+        var endpoint = Endpoints.ParseListen(listen);
         var registry = Metrics.NewCustomRegistry();
         register(registry);
-        var server = new KestrelMetricServer(endpoint.Address.ToString(), endpoint.Port, "/metrics", registry);
-        server.Start();
-        return new PrometheusEndpoint(server, registry);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, o => o.Protocols = HttpProtocols.Http1));
+        var app = builder.Build();
+        if (!string.IsNullOrEmpty(token))
+        {
+            app.Use(new TokenGate(token).InvokeAsync);
+        }
+        app.MapMetrics("/metrics", registry);
+        await app.StartAsync(ct);
+        return new PrometheusEndpoint(app, registry, GrpcHost.BoundAddress(app));
     }
 
-    public async ValueTask DisposeAsync() => await _server.StopAsync();
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
 }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text;
 
 namespace EdgeSplit.Cluster.Monitoring;
@@ -27,6 +26,9 @@ public sealed record ResourceMonitorOptions
     /// emulated device), and ignores host sensors.
     /// </summary>
     public double? EmulatedCpuCores { get; init; }
+
+    /// <summary>The clock of the sampling period and of each sample's interval and timestamp.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 }
 
 /// <summary>
@@ -53,7 +55,7 @@ public sealed class ResourceMonitor : IAsyncDisposable
     private long[] lastCpuBusy = [];
     private long[] lastCpuTotal = [];
     private long lastProcessTicks = -1;
-    private long lastTimestamp;
+    private long? lastTimestamp;
     private double energyJoules;
     private CancellationTokenSource? loop;
     private Task? loopTask;
@@ -90,8 +92,8 @@ public sealed class ResourceMonitor : IAsyncDisposable
     /// <summary>Takes a sample now; rates and utilisations are over the time since the previous one.</summary>
     public ResourceSnapshot Sample()
     {
-        var now = Stopwatch.GetTimestamp();
-        var interval = lastTimestamp == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(lastTimestamp, now);
+        var now = options.TimeProvider.GetTimestamp();
+        var interval = lastTimestamp is { } last ? options.TimeProvider.GetElapsedTime(last, now) : TimeSpan.Zero;
         lastTimestamp = now;
         var (cpu, cores) = ReadCpu();
         var (total, available) = ReadMemory();
@@ -116,7 +118,7 @@ public sealed class ResourceMonitor : IAsyncDisposable
             }
         }
         Latest = new ResourceSnapshot(
-            DateTimeOffset.UtcNow, interval, cpu, cores, total, available,
+            options.TimeProvider.GetUtcNow(), interval, cpu, cores, total, available,
             cgroupLimitPath is null ? null : NullIfUnlimited(reader.ReadLong(cgroupLimitPath)),
             cgroupUsagePath is null ? null : reader.ReadLong(cgroupUsagePath),
             processCores, rss, interfaces, ReadTemperature(), reading);
@@ -132,9 +134,11 @@ public sealed class ResourceMonitor : IAsyncDisposable
         }
         loop = new CancellationTokenSource();
         var token = loop.Token;
+        // The timer starts now, on the caller's thread: a clock advanced right after Start already counts.
+        var timer = new PeriodicTimer(options.Interval, options.TimeProvider);
         loopTask = Task.Run(async () =>
         {
-            using var timer = new PeriodicTimer(options.Interval);
+            using var _ = timer;
             while (await timer.WaitForNextTickAsync(token).ConfigureAwait(false))
             {
                 Sampled?.Invoke(Sample());

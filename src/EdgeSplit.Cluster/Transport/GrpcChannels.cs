@@ -5,31 +5,47 @@ using Grpc.Net.Client;
 
 namespace EdgeSplit.Cluster.Transport;
 
+/// <summary>Connection timeouts of a gRPC channel; dilated testbeds multiply them like every other duration.</summary>
+public sealed record ChannelTimeouts(TimeSpan Connect, TimeSpan KeepAliveDelay, TimeSpan KeepAliveTimeout)
+{
+    public static ChannelTimeouts Default { get; } = new(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(10));
+}
+
 /// <summary>
 /// One long-lived HTTP/2 channel per peer address, with windows and message limits sized for
-/// feature maps and the token attached to every call.
+/// feature maps. <see cref="For"/> attaches the token; <see cref="Anonymous"/> never does, for
+/// peers nobody configured.
 /// </summary>
-public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes) : IDisposable
+public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null) : IDisposable
 {
-    private readonly ConcurrentDictionary<string, (GrpcChannel Channel, CallInvoker Invoker)> _channels = new(StringComparer.OrdinalIgnoreCase);
+    private readonly ConcurrentDictionary<(string Uri, bool Token), (GrpcChannel Channel, CallInvoker Invoker)> _channels = new();
+    private readonly ChannelTimeouts _timeouts = timeouts ?? ChannelTimeouts.Default;
 
-    /// <summary>The call invoker for <paramref name="address"/> (<c>host:port</c> or <c>http://host:port</c>).</summary>
-    public CallInvoker For(string address) => _channels.GetOrAdd(Normalize(address), a => Open(a, token, maxMessageBytes)).Invoker;
+    /// <summary>The call invoker for <paramref name="address"/> (<c>host:port</c> or <c>http://host:port</c>), carrying the token.</summary>
+    public CallInvoker For(string address) => Get(address, withToken: true);
 
-    /// <summary>Opens a standalone channel; dispose the channel when done.</summary>
-    public static (GrpcChannel Channel, CallInvoker Invoker) Open(string address, string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes)
+    /// <summary>The call invoker for <paramref name="address"/> without the token.</summary>
+    public CallInvoker Anonymous(string address) => Get(address, withToken: false);
+
+    private CallInvoker Get(string address, bool withToken) =>
+        _channels.GetOrAdd((Endpoints.PeerUri(address), withToken), key => Open(key.Uri, key.Token ? token : null, maxMessageBytes, _timeouts)).Invoker;
+
+    /// <summary>Opens a standalone channel; dispose the channel when done. Throws BadInputException for an address no channel can use.</summary>
+    public static (GrpcChannel Channel, CallInvoker Invoker) Open(string address, string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null)
     {
+        var uri = Endpoints.PeerUri(address);
+        var t = timeouts ?? ChannelTimeouts.Default;
         var handler = new SocketsHttpHandler
         {
             InitialHttp2StreamWindowSize = WireLimits.StreamWindowBytes,
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
-            KeepAlivePingDelay = TimeSpan.FromSeconds(30),
-            KeepAlivePingTimeout = TimeSpan.FromSeconds(10),
-            ConnectTimeout = TimeSpan.FromSeconds(3),
+            KeepAlivePingDelay = t.KeepAliveDelay,
+            KeepAlivePingTimeout = t.KeepAliveTimeout,
+            ConnectTimeout = t.Connect,
             UseProxy = false,
         };
-        var channel = GrpcChannel.ForAddress(Normalize(address), new GrpcChannelOptions
+        var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
         {
             HttpHandler = handler,
             DisposeHttpClient = true,
@@ -47,10 +63,6 @@ public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits
             });
         return (channel, invoker);
     }
-
-    /// <summary>Turns <c>host:port</c> into an <c>http://</c> URI string.</summary>
-    public static string Normalize(string address) =>
-        address.Contains("://", StringComparison.Ordinal) ? address.TrimEnd('/') : "http://" + address.TrimEnd('/');
 
     public void Dispose()
     {

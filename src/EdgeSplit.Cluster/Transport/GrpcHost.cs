@@ -1,5 +1,3 @@
-using System.Net;
-using EdgeSplit.Graph;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
@@ -11,7 +9,7 @@ using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Transport;
 
-/// <summary>Builds a Kestrel HTTP/2-only gRPC host with the cluster's limits, token and health service.</summary>
+/// <summary>Builds a Kestrel HTTP/2-only gRPC host with the cluster's limits, token gate, status mapping and health service.</summary>
 internal static class GrpcHost
 {
     public static WebApplication Build(
@@ -22,7 +20,7 @@ internal static class GrpcHost
         Action<IServiceCollection> configureServices,
         Action<WebApplication> mapServices)
     {
-        var endpoint = ParseEndpoint(listen);
+        var endpoint = Endpoints.ParseListen(listen);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         configureLogging?.Invoke(builder.Logging);
@@ -45,15 +43,17 @@ internal static class GrpcHost
             o.MaxSendMessageSize = maxMessageBytes;
             // Messages name what went wrong; there are no secrets in an exception here.
             o.EnableDetailedErrors = true;
-            if (!string.IsNullOrEmpty(token))
-            {
-                o.Interceptors.Add<TokenInterceptor>(token);
-            }
+            o.Interceptors.Add<StatusInterceptor>();
         });
         // The process answering is the check: a wedged host stops answering and misses its deadline.
         builder.Services.AddGrpcHealthChecks().AddCheck("serving", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
         configureServices(builder.Services);
         var app = builder.Build();
+        if (!string.IsNullOrEmpty(token))
+        {
+            // First in the pipeline, health included: nothing of an unauthenticated call's body is read.
+            app.Use(new TokenGate(token).InvokeAsync);
+        }
         app.MapGrpcHealthChecksService();
         mapServices(app);
         return app;
@@ -67,35 +67,5 @@ internal static class GrpcHost
         var uri = new Uri(first);
         var host = uri.Host is "0.0.0.0" ? "127.0.0.1" : uri.Host is "[::]" ? "[::1]" : uri.Host;
         return $"{host}:{uri.Port}";
-    }
-
-    /// <summary>Parses <c>HOST:PORT</c>; HOST may be an IP, <c>localhost</c>, <c>*</c> or <c>[v6]</c>.</summary>
-    public static IPEndPoint ParseEndpoint(string listen)
-    {
-        var text = listen.Trim();
-        if (text.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
-        {
-            text = text["http://".Length..].TrimEnd('/');
-        }
-        var colon = text.LastIndexOf(':');
-        if (colon <= 0 || !int.TryParse(text[(colon + 1)..], out var port) || port is < 0 or > 65535)
-        {
-            throw new BadInputException($"'{listen}' is not HOST:PORT; write e.g. 127.0.0.1:5001");
-        }
-        var host = text[..colon].Trim('[', ']');
-        IPAddress address;
-        if (host is "*" or "0.0.0.0")
-        {
-            address = IPAddress.Any;
-        }
-        else if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
-        {
-            address = IPAddress.Loopback;
-        }
-        else if (!IPAddress.TryParse(host, out address!))
-        {
-            throw new BadInputException($"'{host}' in '{listen}' is not an IP address; listen on an address of this machine (e.g. 127.0.0.1 or 0.0.0.0)");
-        }
-        return new IPEndPoint(address, port);
     }
 }

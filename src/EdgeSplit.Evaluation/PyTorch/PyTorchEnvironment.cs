@@ -121,23 +121,40 @@ public sealed record PyTorchEnvironment(string Python, string TorchVersion, stri
     {
         var info = new ProcessStartInfo(DebianPython) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
         info.ArgumentList.Add(Path.Combine(DefaultPackageDirectory, "probe.py"));
-        using var process = Process.Start(info);
-        if (process is null)
+        // Output captured by events (stderr drained so the child never blocks on a full pipe), not by blocking on a read task.
+        var stdout = new System.Text.StringBuilder();
+        using var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) =>
+        {
+            lock (stdout)
+            {
+                stdout.Append(e.Data).Append('\n');
+            }
+        };
+        process.ErrorDataReceived += (_, _) => { };
+        if (!process.Start())
         {
             return null;
         }
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        _ = process.StandardError.ReadToEndAsync();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
         if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
         {
             process.Kill(entireProcessTree: true);
             return null;
         }
+        // Without a timeout, WaitForExit also waits for the redirected streams to end.
+        process.WaitForExit();
         if (process.ExitCode != 0)
         {
             return null;
         }
-        var found = JsonSerializer.Deserialize<string?[]>(stdout.Result);
+        string text;
+        lock (stdout)
+        {
+            text = stdout.ToString();
+        }
+        var found = JsonSerializer.Deserialize<string?[]>(text);
         return found is [{ } torch, { } torchvision, var blas] ? (torch, torchvision, blas ?? "none") : null;
     }
 }

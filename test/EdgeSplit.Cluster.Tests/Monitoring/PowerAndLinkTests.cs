@@ -1,4 +1,5 @@
 using EdgeSplit.Cluster.Monitoring;
+using Microsoft.Extensions.Time.Testing;
 using Prometheus;
 
 namespace EdgeSplit.Cluster.Tests.Monitoring;
@@ -17,13 +18,15 @@ public sealed class PowerAndLinkTests : IDisposable
         Assert.IsType<ModelPowerSource>(source);
         Assert.True(source!.Estimated);
         Assert.Contains("estimated", source.Source);
-        var monitor = new ResourceMonitor(new ResourceMonitorOptions { SysRoot = sys, PowerModel = model });
-        Thread.Sleep(50);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var monitor = new ResourceMonitor(new ResourceMonitorOptions { SysRoot = sys, PowerModel = model, TimeProvider = clock });
+        clock.Advance(TimeSpan.FromMilliseconds(50));
         var reading = monitor.Sample().Power!;
         Assert.True(reading.Estimated);
         Assert.Contains("estimated", reading.Label);
         Assert.InRange(reading.Watts, 2.9, 6.4 + 1);
-        Assert.True(reading.EnergyJoules > 0);
+        // At least idle power over the 50 ms the clock moved.
+        Assert.True(reading.EnergyJoules >= 2.9 * 0.05, $"{reading.EnergyJoules} J");
     }
 
     [Fact]
@@ -96,7 +99,7 @@ public sealed class PowerAndLinkTests : IDisposable
     [Fact]
     public void Link_bandwidth_is_learned_from_transfers_minus_latency_and_smoothed()
     {
-        var clock = new ManualClock();
+        var clock = new FakeTimeProvider();
         var link = new LinkEstimator("jetson", smoothing: 0.5, idleProbeAfter: TimeSpan.FromSeconds(5), clock);
         Assert.True(link.ProbeDue);
         link.AddRtt(TimeSpan.FromMilliseconds(10));
@@ -128,6 +131,7 @@ public sealed class PowerAndLinkTests : IDisposable
         Assert.Contains("edgesplit_power_watts{device=\"camera\",source=\"model (estimated)\",estimated=\"true\"}", body);
         Assert.Contains("edgesplit_link_rtt_seconds{device=\"camera\",peer=\"laptop\"} 0.004", body);
         Assert.Contains("edgesplit_cpu_utilisation_ratio{device=\"camera\"}", body);
+        Assert.Contains("edgesplit_energy_joules_total{", body);
     }
 
     [Fact]
@@ -135,28 +139,20 @@ public sealed class PowerAndLinkTests : IDisposable
     {
         var file = Path.Combine(sys, "links.json");
         EmulatedLinks.Write(file, new EmulatedLinksFile("camera", null, [new EmulatedLink("jetson", ["10.77.0.2"], 30, 20, ShapedByKernel: true)]));
-        var links = EmulatedLinks.Open(file);
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var links = EmulatedLinks.Open(file, clock);
         Assert.Equal(30, links.Find("http://10.77.0.2:5000")!.LatencyMs);
         Assert.Null(links.Find("10.9.9.9"));
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        await links.BeforeSendAsync("10.77.0.2", 1_000_000, CancellationToken.None);
-        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(29));
+        var send = links.BeforeSendAsync("10.77.0.2", 1_000_000, CancellationToken.None);
+        clock.Advance(TimeSpan.FromMilliseconds(29));
+        Assert.False(send.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await send.WaitAsync(TimeSpan.FromSeconds(10));
         File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddSeconds(-10));
         EmulatedLinks.Write(file, new EmulatedLinksFile("camera", 2, [new EmulatedLink("jetson", ["10.77.0.2"], 0, 20, ShapedByKernel: true)]));
-        await Task.Delay(300);
+        // The file is looked at again once the re-check period has passed on the emulation's clock.
+        clock.Advance(TimeSpan.FromMilliseconds(300));
         Assert.Equal(0, links.Find("jetson")!.LatencyMs);
         Assert.Equal(2, links.Current.CpuSlowdown);
     }
-}
-
-/// <summary>A clock the test moves by hand (the real one would make idle detection take seconds).</summary>
-internal sealed class ManualClock : TimeProvider
-{
-    private long ticks;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public override long GetTimestamp() => ticks;
-
-    public void Advance(TimeSpan by) => ticks += by.Ticks;
 }

@@ -7,7 +7,7 @@ namespace EdgeSplit.Tests;
 /// A terse builder of small ONNX graphs for tests: the shapes of real architectures (residual,
 /// inception, dense, squeeze-excite, attention) at toy sizes, with seeded weights.
 /// </summary>
-internal sealed class TestGraph
+public sealed class TestGraph
 {
     private readonly GraphProto _graph = new() { Name = "test" };
     private readonly Random _random;
@@ -82,6 +82,17 @@ internal sealed class TestGraph
     }
 
     public string Op(string opType, string[] inputs, params AttributeProto[] attributes) => Ops(opType, inputs, 1, attributes)[0];
+
+    /// <summary>A node whose one output gets a chosen name (a graph output such as <c>y</c>).</summary>
+    public string OpNamed(string output, string opType, string[] inputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = opType, Name = $"{opType.ToLowerInvariant()}{_counter++}" };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        _graph.Node.Add(node);
+        return output;
+    }
 
     public string[] Ops(string opType, string[] inputs, int outputs, params AttributeProto[] attributes)
     {

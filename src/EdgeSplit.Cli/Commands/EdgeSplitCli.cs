@@ -1,7 +1,6 @@
 using System.CommandLine;
-using EdgeSplit.Cli.Commands;
 
-namespace EdgeSplit.Cli;
+namespace EdgeSplit.Cli.Commands;
 
 /// <summary>Builds the command tree and runs it with EdgeSplit's exit-code conventions.</summary>
 public static class EdgeSplitCli

@@ -7,7 +7,7 @@ namespace EdgeSplit.Tests;
 /// Toy-sized graphs with the shapes of the exporters' models EdgeSplit must cut: torchvision's
 /// ResNet, GoogLeNet, DenseNet, EfficientNet and ViT, and PaddleOCR's dynamic height and width.
 /// </summary>
-internal static class TestModels
+public static class TestModels
 {
     /// <summary>conv-bn-relu chain: every cut holds one tensor.</summary>
     public static ModelProto Chain(long opset = 13)

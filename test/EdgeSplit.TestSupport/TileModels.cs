@@ -8,7 +8,7 @@ namespace EdgeSplit.Tests;
 /// dilation, ceil mode, asymmetric and automatic padding, explicit Pad, residual downsampling)
 /// and the operators that end a tileable prefix.
 /// </summary>
-internal static class TileModels
+public static class TileModels
 {
     /// <summary>Odd input, strided and dilated convolutions, ceil-mode max and average pools, average pool counting padding or not.</summary>
     public static ModelProto OddStridedDilated()

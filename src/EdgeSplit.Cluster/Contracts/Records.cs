@@ -1,0 +1,164 @@
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime.Codec;
+using Microsoft.ML.OnnxRuntime.Tensors;
+
+namespace EdgeSplit.Cluster.Contracts;
+
+/// <summary>One model input as the coordinator checks requests against it (null dims are symbolic, a null shape unknown).</summary>
+public sealed record ModelInputSpec(string Name, TensorElementType ElementType, IReadOnlyList<long?>? Shape);
+
+/// <summary>
+/// One hop of a served request: its compute time, and the bytes and time of the transfer that
+/// brought its input (sender's send timestamp to receipt; assumes clocks in sync, exact on one host).
+/// </summary>
+public sealed record HopTiming(int Hop, string Device, double ComputeMs, long BytesIn, double TransferInMs, string? FromDevice);
+
+/// <summary>One hop of a plan version as the coordinator deploys it on an agent.</summary>
+public sealed record HopDeployment(
+    int Hop,
+    string? PartitionSha256,
+    IReadOnlyList<string> Inputs,
+    IReadOnlyList<string> Forwards,
+    string? NextAddress,
+    string? NextDevice,
+    FeatureMapCompression Compression);
+
+/// <summary>
+/// What one Deploy installs on one agent: its hops of <paramref name="Version"/>, where last hops deliver
+/// (<paramref name="ReplyTo"/>), and the peers the coordinator configured (the only addresses the agent sends its token to).
+/// </summary>
+public sealed record DeploymentOrder(long Version, IReadOnlyList<HopDeployment> Hops, string ReplyTo, IReadOnlyList<string> Peers);
+
+/// <summary>One request's tensors for one hop, as the coordinator or the previous agent sends them.</summary>
+public sealed record HopRequest(
+    string RequestId,
+    int Attempt,
+    long Version,
+    int Hop,
+    string ReplyTo,
+    DateTimeOffset Deadline,
+    IReadOnlyList<WireTensor> Tensors,
+    IReadOnlyList<HopTiming> Timings,
+    string? FromDevice);
+
+/// <summary>A last hop's answer (or the error of a hop on the way) for one attempt.</summary>
+public sealed record Delivery(string RequestId, IReadOnlyList<WireTensor> Outputs, string? Error, string? FailedDevice, IReadOnlyList<HopTiming> Timings);
+
+/// <summary>One reading of a device as the agent's Metrics stream reports it.</summary>
+public sealed record DeviceSample(
+    string Name,
+    DateTimeOffset Time,
+    double CpuUtilisation,
+    IReadOnlyList<double> CpuPerCore,
+    long MemoryAvailableBytes,
+    long MemoryLimitBytes,
+    double ProcessCpuUtilisation,
+    long ProcessRssBytes,
+    long NetBytesIn,
+    long NetBytesOut,
+    double TemperatureC,
+    double PowerW,
+    double EnergyJ,
+    bool PowerEstimated,
+    IReadOnlyList<LinkSample> Links,
+    int Queued,
+    long Executed);
+
+/// <summary>Measured link to a peer: round trip and (when known) bandwidth.</summary>
+public sealed record LinkSample(string Peer, double RttMs, double BandwidthBytesPerSecond);
+
+/// <summary>What a health probe learned: whether the agent serves, and its free memory.</summary>
+public sealed record ProbeResult(bool Serving, long MemoryAvailableBytes);
+
+/// <summary>One plan switch: versions, how long deploy + warm + switch took, and why.</summary>
+public sealed record PlanSwitch(long FromVersion, long ToVersion, TimeSpan Duration, string Reason, DateTimeOffset Time);
+
+/// <summary>An agent as the coordinator sees it.</summary>
+public sealed record AgentState(string Name, string Address, bool Alive);
+
+/// <summary>The coordinator's state for Status.</summary>
+public sealed record CoordinatorStatus(
+    Plan? Plan,
+    FeatureMapCompression Compression,
+    IReadOnlyList<AgentState> Agents,
+    long Completed,
+    long Failed,
+    long Retried,
+    int InFlight,
+    IReadOnlyList<PlanSwitch> Switches,
+    string? Unavailable,
+    string Model,
+    IReadOnlyList<ModelInputSpec> Inputs,
+    IReadOnlyList<string> OutputNames)
+{
+    /// <summary>The adaptation loop's state; null when the plan source does not adapt.</summary>
+    public AdaptationStatus? Adaptation { get; init; }
+
+    /// <summary>The latest metrics of each agent (empty until the first metrics tick).</summary>
+    public IReadOnlyList<DeviceView> Devices { get; init; } = [];
+
+    /// <summary>Why the cluster serves in a degraded way (e.g. the source device is down and requests enter elsewhere); null when it does not.</summary>
+    public string? Degraded { get; init; }
+}
+
+/// <summary>One agent's latest metrics as the coordinator received them; power may be estimated (see <paramref name="PowerEstimated"/>).</summary>
+public sealed record DeviceView(
+    string Name,
+    bool Alive,
+    DateTimeOffset? Time,
+    double CpuUtilisation,
+    double CpuAvailability,
+    long MemoryAvailableBytes,
+    double PowerW,
+    bool PowerEstimated,
+    int Queued,
+    long Executed,
+    IReadOnlyList<LinkView> Links);
+
+/// <summary>A link from the device to <paramref name="Peer"/> (a device name): RTT and passively measured bandwidth (0 = not yet).</summary>
+public sealed record LinkView(string Peer, double RttMs, double BytesPerSecond);
+
+/// <summary>
+/// One adaptation decision, for Status, logs and the live view. <paramref name="Plan"/> is the
+/// planner's candidate (the plan in force when <paramref name="Switched"/>); values are in the objective's unit.
+/// </summary>
+public sealed record DecisionRecord(
+    DateTimeOffset Time,
+    bool Switched,
+    string Reason,
+    string Detail,
+    string? OldPlan,
+    string Plan,
+    double OldValue,
+    double NewValue,
+    double PredictedGain,
+    double DecisionMs);
+
+/// <summary>The adaptation loop's counters: decisions by reason, recent decisions, decision times.</summary>
+public sealed record AdaptationStatus(
+    string Planner,
+    string Objective,
+    bool CostCorrection,
+    IReadOnlyDictionary<string, long> Counts,
+    long Decisions,
+    long Switches,
+    IReadOnlyList<DecisionRecord> Recent,
+    double LastDecisionMs,
+    double MeanDecisionMs,
+    long ObservedRequests);
+
+/// <summary>One answered inference.</summary>
+public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVersion, int Attempts)
+{
+    /// <summary>End-to-end latency of the successful attempt, as the coordinator saw it.</summary>
+    public double LatencyMs { get; init; }
+
+    /// <summary>The plan that served it (version <see cref="PlanVersion"/>).</summary>
+    public Plan? Plan { get; init; }
+
+    /// <summary>What each hop of the route reported: compute time and the transfer that brought its input.</summary>
+    public IReadOnlyList<HopTiming> Hops { get; init; } = [];
+
+    /// <summary>Energy of this inference estimated from the devices' power models (NaN without an adaptive plan source).</summary>
+    public double EstimatedEnergyJ { get; init; } = double.NaN;
+}

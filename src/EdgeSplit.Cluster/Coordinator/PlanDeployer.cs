@@ -1,0 +1,285 @@
+using System.Collections.Concurrent;
+using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Graph;
+using EdgeSplit.Planning;
+using EdgeSplit.Runtime.Codec;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeSplit.Cluster.Coordinator;
+
+/// <summary>One hop of a deployed route: the device, its partition (null: relay the input) and what it sends on.</summary>
+internal sealed record RouteHop(int Index, string Device, StagePartition? Partition, IReadOnlyList<string> Forwards);
+
+/// <summary>A plan deployed under its version: its route from the device where requests enter, and the requests still on it.</summary>
+internal sealed class Deployment(Plan plan, FeatureMapCompression compression, IReadOnlyList<RouteHop> route, string? degraded)
+{
+    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _inFlight;
+    private int _redeployed;
+    private volatile bool _retiring;
+
+    public Plan Plan { get; } = plan;
+
+    public FeatureMapCompression Compression { get; } = compression;
+
+    public IReadOnlyList<RouteHop> Route { get; } = route;
+
+    /// <summary>Why this deployment serves in a degraded way (the source device is down); null when it does not.</summary>
+    public string? Degraded { get; } = degraded;
+
+    public IEnumerable<string> Devices => Route.Select(h => h.Device).Distinct();
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    public void Enter() => Interlocked.Increment(ref _inFlight);
+
+    /// <summary>True the first time only: this deployment may be deployed again once after an agent lost it.</summary>
+    public bool ClaimRedeploy() => Interlocked.Exchange(ref _redeployed, 1) == 0;
+
+    public void Leave()
+    {
+        if (Interlocked.Decrement(ref _inFlight) == 0 && _retiring)
+        {
+            _idle.TrySetResult();
+        }
+    }
+
+    /// <summary>Completes once no request is on this deployment any more (after it was superseded).</summary>
+    public Task Idle()
+    {
+        _retiring = true;
+        if (InFlight == 0)
+        {
+            _idle.TrySetResult();
+        }
+        return _idle.Task;
+    }
+}
+
+/// <summary>
+/// Plan deployment: validates a plan against the live agents, builds its route, uploads the partitions
+/// an agent lacks, deploys and warms them under the coordinator's one version counter, switches,
+/// and retires the superseded version once its last request has finished.
+/// </summary>
+internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string source, CoordinatorOptions options, ILogger logger)
+{
+    private readonly SemaphoreSlim _switchLock = new(1, 1);
+    private readonly ConcurrentQueue<PlanSwitch> _switches = new();
+    private readonly Dictionary<string, StagePartition[]> _partitions = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time = options.TimeProvider;
+    private volatile Deployment? _current;
+    private volatile string? _unavailable = "no plan deployed yet";
+    private long _nextVersion = 1;
+
+    /// <summary>Where agents deliver results.</summary>
+    public string ReplyAddress { get; set; } = "";
+
+    public Deployment? Current => _current;
+
+    /// <summary>Why nothing is deployed, when nothing is.</summary>
+    public string? Unavailable => _current is null ? _unavailable : null;
+
+    public long NextVersion => Interlocked.Read(ref _nextVersion);
+
+    public IReadOnlyList<PlanSwitch> Switches => [.. _switches];
+
+    /// <summary>Raised after every switch (and when nothing serves any more) with the new deployment.</summary>
+    public event Action<Deployment?>? Switched;
+
+    /// <summary>Deploys and warms <paramref name="plan"/> under a new version, then switches to it.</summary>
+    public async Task<PlanSwitch> SwitchAsync(Plan plan, FeatureMapCompression compression, string reason, CancellationToken ct)
+    {
+        await _switchLock.WaitAsync(ct);
+        try
+        {
+            return await SwitchLockedAsync(plan, compression, reason, ct);
+        }
+        finally
+        {
+            _switchLock.Release();
+        }
+    }
+
+    /// <summary>Nothing can serve: Infer fails fast with <paramref name="reason"/> until a plan is deployed again.</summary>
+    public void Clear(string reason)
+    {
+        var had = _current is not null || _unavailable != reason;
+        _unavailable = reason;
+        var previous = _current;
+        _current = null;
+        if (had)
+        {
+            logger.LogError("no plan fits: {Reason}; Infer fails until agents return", reason);
+            Switched?.Invoke(null);
+        }
+        if (previous is not null)
+        {
+            _ = RetireWhenIdleAsync(previous);
+        }
+    }
+
+    private async Task<PlanSwitch> SwitchLockedAsync(Plan requested, FeatureMapCompression compression, string reason, CancellationToken ct)
+    {
+        var started = _time.GetTimestamp();
+        var version = Math.Max(Interlocked.Read(ref _nextVersion), requested.Version);
+        Interlocked.Exchange(ref _nextVersion, version + 1);
+        var plan = requested with { Version = version };
+        Validate(plan);
+        var (route, degraded) = BuildRoute(plan, Partitions(plan.Cuts));
+        CheckMemory(route);
+        await UploadAsync(route, ct);
+        await DeployAsync(plan.Version, route, compression, ct);
+        var previous = _current;
+        var deployment = new Deployment(plan, compression, route, degraded);
+        _current = deployment;
+        var record = new PlanSwitch(previous?.Plan.Version ?? 0, plan.Version, _time.GetElapsedTime(started), reason, _time.GetUtcNow());
+        _switches.Enqueue(record);
+        while (_switches.Count > 100)
+        {
+            _switches.TryDequeue(out _);
+        }
+        logger.LogInformation("plan switch v{From} -> {Plan} ({Compression}) in {Ms:F1} ms: {Reason}{Degraded}", record.FromVersion, plan, FeatureMapCodec.Name(compression),
+            record.Duration.TotalMilliseconds, reason, degraded is null ? "" : $" ({degraded})");
+        Switched?.Invoke(deployment);
+        if (previous is not null)
+        {
+            _ = RetireWhenIdleAsync(previous);
+        }
+        return record;
+    }
+
+    private void Validate(Plan plan)
+    {
+        if (plan.Stages.Count == 0)
+        {
+            throw new BadInputException("the plan has no stages");
+        }
+        var next = 0;
+        foreach (var stage in plan.Stages)
+        {
+            if (stage.FirstNode != next || stage.LastNode < stage.FirstNode)
+            {
+                throw new BadInputException($"plan {plan} is not contiguous at node {next}");
+            }
+            if (!health.Members.ContainsKey(stage.Device))
+            {
+                throw new BadInputException($"plan device '{stage.Device}' is not an agent ({string.Join(", ", health.Members.Keys)})");
+            }
+            if (!health.IsAlive(stage.Device))
+            {
+                throw new NoPlanFitsException($"plan device '{stage.Device}' is not reachable");
+            }
+            next = stage.LastNode + 1;
+        }
+        if (next != model.NodeCount)
+        {
+            throw new BadInputException($"plan {plan} covers nodes 0..{next - 1}, the model has {model.NodeCount}");
+        }
+    }
+
+    private StagePartition[] Partitions(IReadOnlyList<int> cuts)
+    {
+        var key = string.Join(',', cuts);
+        lock (_partitions)
+        {
+            if (!_partitions.TryGetValue(key, out var partitions))
+            {
+                partitions = [.. model.Partitions.Split(cuts)];
+                _partitions[key] = partitions;
+            }
+            return partitions;
+        }
+    }
+
+    /// <summary>
+    /// The input is where the camera is: the source device relays it to the first stage, a real transfer.
+    /// With the source down, requests enter where the camera's frames arrive (the coordinator) and go straight to the first stage.
+    /// </summary>
+    private (List<RouteHop> Route, string? Degraded) BuildRoute(Plan plan, StagePartition[] partitions)
+    {
+        var route = new List<RouteHop>();
+        string? degraded = null;
+        if (!health.IsAlive(source))
+        {
+            degraded = $"source device {source} is down: requests enter at {plan.Stages[0].Device}, sent there by the coordinator where the camera's frames arrive";
+        }
+        else if (plan.Stages[0].Device != source)
+        {
+            route.Add(new RouteHop(0, source, null, [.. model.Inputs.Select(i => i.Name)]));
+        }
+        for (var i = 0; i < plan.Stages.Count; i++)
+        {
+            route.Add(new RouteHop(route.Count, plan.Stages[i].Device, partitions[i], partitions[i].Forwards));
+        }
+        return (route, degraded);
+    }
+
+    private void CheckMemory(List<RouteHop> route)
+    {
+        foreach (var group in route.Where(h => h.Partition is not null).GroupBy(h => h.Device))
+        {
+            var needed = group.Sum(h => (long)h.Partition!.OnnxBytes.Length);
+            var free = Interlocked.Read(ref health.Members[group.Key].MemoryAvailableBytes);
+            if (free > 0 && free < needed)
+            {
+                throw new NoPlanFitsException($"{group.Key} has {free / 1e6:F1} MB free, its partitions need {needed / 1e6:F1} MB");
+            }
+        }
+    }
+
+    private Task UploadAsync(List<RouteHop> route, CancellationToken ct) =>
+        Task.WhenAll(route.Where(h => h.Partition is not null).DistinctBy(h => (h.Device, h.Partition!.Sha256)).Select(async hop =>
+        {
+            var agent = health.Members[hop.Device].Connection;
+            var partition = hop.Partition!;
+            if (await agent.HasPartitionAsync(partition.Sha256, options.ControlTimeout, ct))
+            {
+                return;
+            }
+            await agent.UploadAsync(partition.Sha256, partition.OnnxBytes, options.DeployTimeout, ct);
+            logger.LogInformation("uploaded partition {Hash} ({Bytes} bytes) to {Device}", partition.Sha256[..12], partition.OnnxBytes.Length, hop.Device);
+        }));
+
+    private Task DeployAsync(long version, List<RouteHop> route, FeatureMapCompression compression, CancellationToken ct) =>
+        Task.WhenAll(route.GroupBy(h => h.Device).Select(group =>
+        {
+            var hops = group.Select(hop =>
+            {
+                var next = hop.Index + 1 < route.Count ? route[hop.Index + 1] : null;
+                return new HopDeployment(hop.Index, hop.Partition?.Sha256, hop.Partition?.Inputs ?? [], hop.Forwards,
+                    next is null ? null : PeerAddress(hop.Device, next.Device), next?.Device, compression);
+            }).ToList();
+            var peers = health.Members.Keys.Where(d => d != group.Key).Select(d => PeerAddress(group.Key, d)).ToList();
+            return health.Members[group.Key].Connection.DeployAsync(new DeploymentOrder(version, hops, ReplyAddress, peers), options.DeployTimeout, ct);
+        }));
+
+    /// <summary>Where <paramref name="from"/> sends to <paramref name="to"/>: their link's address if one is configured.</summary>
+    private string PeerAddress(string from, string to) =>
+        options.PeerAddresses?.GetValueOrDefault((from, to)) ?? health.Members[to].Address;
+
+    /// <summary>Retires a superseded version once its last in-flight request has finished (bounded by the retire timeout).</summary>
+    private async Task RetireWhenIdleAsync(Deployment old)
+    {
+        try
+        {
+            // A request that read the old plan just before the switch may still be about to start: give it a moment.
+            await Task.Delay(options.RetireDelay, _time);
+            await old.Idle().WaitAsync(options.RetireTimeout, _time).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await Task.WhenAll(old.Devices.Where(health.IsAlive).Select(async device =>
+            {
+                try
+                {
+                    await health.Members[device].Connection.RetireAsync(old.Plan.Version, options.ControlTimeout, CancellationToken.None);
+                }
+                catch (ClusterException ex)
+                {
+                    logger.LogDebug("retiring v{Version} on {Device}: {Message}", old.Plan.Version, device, ex.Message);
+                }
+            }));
+        }
+        catch (ObjectDisposedException)
+        {
+            // The coordinator stopped meanwhile.
+        }
+    }
+}
