@@ -3,6 +3,7 @@ using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Testbed.Backends;
 using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
+using EdgeSplit.Tests;
 using Microsoft.Extensions.Time.Testing;
 
 namespace EdgeSplit.Testbed.Tests;
@@ -92,8 +93,8 @@ public sealed class BackendTests : IDisposable
         var host = HostCalibration.LoadOrMeasure();
         var proposal = TestbedSpec.Load(Path.Combine(Examples, "testbeds", "proposal.yaml"));
         // One Jetson GPU alone fits; sixteen boards need more cores than the host has.
-        var alone = proposal with { Name = "t-alone", Devices = [proposal.Device("jetson-1")], Links = [] };
-        var crowd = CalibrationTests.Sixteen(proposal) with { Name = "t-crowd" };
+        var alone = proposal with { Name = TestbedNames.Unique("t-alone"), Devices = [proposal.Device("jetson-1")], Links = [] };
+        var crowd = CalibrationTests.Sixteen(proposal) with { Name = TestbedNames.Unique("t-crowd") };
         var under = TestbedEmulation.Plan(alone, host, "mobilenetv2");
         var over = TestbedEmulation.Plan(crowd, host, "mobilenetv2");
         Assert.False(under.Dilation.IsDilated);

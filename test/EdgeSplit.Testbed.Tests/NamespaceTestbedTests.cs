@@ -3,6 +3,7 @@ using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Testbed.Backends;
 using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
+using EdgeSplit.Tests;
 
 namespace EdgeSplit.Testbed.Tests;
 
@@ -121,20 +122,21 @@ public sealed class NamespaceTestbedTests : IDisposable
         Assert.True(named.Success, error.Message);
         Assert.Contains($"no model for {named.Groups[1].Value}", error.Message);
         Assert.Equal(before, Ip("netns", "list"));
-        Assert.False(Directory.Exists(Path.Combine(stateRoot, "t-dies")));
+        Assert.False(Directory.Exists(Path.Combine(stateRoot, spec.Name)));
     }
 
     [SkippableFact]
     public async Task A_killed_owner_is_cleaned_up_by_its_watchdog()
     {
         Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
-        var file = WriteTestbedFile("t-crash");
+        var name = TestbedNames.Unique("t-crash");
+        var file = WriteTestbedFile(name);
         var launch = EdgeSplitExecutable.Command("testbed", "up", file, "--process", "sleep 600");
         var info = new ProcessStartInfo(launch.FileName) { RedirectStandardError = true, RedirectStandardOutput = true };
         launch.Arguments.ToList().ForEach(info.ArgumentList.Add);
         info.Environment["EDGESPLIT_TESTBED_STATE"] = stateRoot;
         using var owner = Process.Start(info)!;
-        var stateFile = RunningTestbed.StateFileFor(stateRoot, "t-crash");
+        var stateFile = RunningTestbed.StateFileFor(stateRoot, name);
         var waited = Stopwatch.StartNew();
         TestbedState? state = null;
         while (waited.Elapsed < TimeSpan.FromSeconds(60) && !owner.HasExited)
@@ -331,7 +333,7 @@ public sealed class NamespaceTestbedTests : IDisposable
             testbed.Down();
         }
         Assert.All(pids, pid => Assert.False(File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat").Contains(" S ", StringComparison.Ordinal)));
-        Assert.False(Directory.Exists(Path.Combine(stateRoot, "t-loop")));
+        Assert.False(Directory.Exists(Path.Combine(stateRoot, loopSpec.Name)));
     }
 
     private static ProcessLaunch SleepCommand(TestbedDevice device, DeviceState state) => new("sleep", ["600"]);
@@ -343,7 +345,7 @@ public sealed class NamespaceTestbedTests : IDisposable
         Emulation = TestbedEmulation.Plan(spec, HostCalibration.LoadOrMeasure()),
     };
 
-    /// <summary>Devices a, b, c... joined in a chain-and-ring by links of the given (Mbit/s, one-way ms).</summary>
+    /// <summary>Devices a, b, c... (the testbed named uniquely on this host) joined in a chain-and-ring by links of the given (Mbit/s, one-way ms).</summary>
     private static TestbedSpec Spec(string name, params (double Mbps, double LatencyMs)[] links)
     {
         var laptop = DeviceProfile.Load(Path.Combine(Profiles, "laptop.yaml"));
@@ -351,7 +353,7 @@ public sealed class NamespaceTestbedTests : IDisposable
         var count = Math.Max(2, links.Length == 3 ? 3 : links.Length + 1);
         var devices = Enumerable.Range(0, count).Select(i => new TestbedDevice(((char)('a' + i)).ToString(), i == 0 ? rpi : laptop, i, 0)).ToList();
         var pairs = new[] { ("a", "b"), ("b", "c"), ("a", "c") };
-        return new TestbedSpec(name, "a", devices, [.. links.Select((l, i) => new TestbedLink(pairs[i].Item1, pairs[i].Item2, l.Mbps, l.LatencyMs))]);
+        return new TestbedSpec(TestbedNames.Unique(name), "a", devices, [.. links.Select((l, i) => new TestbedLink(pairs[i].Item1, pairs[i].Item2, l.Mbps, l.LatencyMs))]);
     }
 
     private string WriteTestbedFile(string name)
