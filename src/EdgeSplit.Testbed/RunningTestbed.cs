@@ -348,7 +348,7 @@ public sealed class RunningTestbed
             return new EmulatedLink(peer, addresses, dilation.StretchMs(l.LatencyMs), dilation.Slow(l.BandwidthMbps), ShapedByKernel: namespaces);
         }).ToList();
         var availability = (double)device.Parallelism / (device.Parallelism + device.CompetingJobs);
-        EmulatedLinks.Write(device.LinksFile, new EmulatedLinksFile(deviceName, device.Slowdown / availability, links) { CpuLoad = 1 - availability });
+        EmulatedLinks.Write(device.LinksFile, new EmulatedLinksFile(deviceName, device.Slowdown / availability, links) { CpuLoad = 1 - availability, TimeDilation = dilation.Factor });
     }
 
     private void StartDevice(string deviceName)

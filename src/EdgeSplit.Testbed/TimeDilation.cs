@@ -1,5 +1,8 @@
 using System.Globalization;
+using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
+using EdgeSplit.Cluster.Monitoring;
+using EdgeSplit.Graph;
 
 namespace EdgeSplit.Testbed;
 
@@ -54,20 +57,24 @@ public sealed record TimeDilation
     /// <summary>Milliseconds measured on the host, reported on the emulated devices' clock.</summary>
     public double ReportMs(double measuredMs) => measuredMs / Factor;
 
-    /// <summary>The coordinator's timers and deadlines on the dilated clock.</summary>
-    public CoordinatorOptions Apply(CoordinatorOptions options) => !IsDilated ? options : options with
-    {
-        AttemptTimeout = Stretch(options.AttemptTimeout),
-        HealthInterval = Stretch(options.HealthInterval),
-        ProbeTimeout = Stretch(options.ProbeTimeout),
-        MetricsInterval = options.MetricsInterval is { } metrics ? Stretch(metrics) : null,
-    };
+    /// <summary>The coordinator's timers, deadlines, periods and channel timeouts on the dilated clock: every duration of the options.</summary>
+    public CoordinatorOptions Apply(CoordinatorOptions options) => StretchAll(options);
+
+    /// <summary>An agent's deadlines, probe periods, shutdown grace, sampling period and channel timeouts on the dilated clock.</summary>
+    public AgentOptions Apply(AgentOptions options) => StretchAll(options);
 
     /// <summary>The adaptive loop's sampling period and the policy's dwell on the dilated clock.</summary>
-    public AdaptiveOptions Apply(AdaptiveOptions options) => !IsDilated ? options : options with
+    public AdaptiveOptions Apply(AdaptiveOptions options) => StretchAll(options with { Adaptation = options.EffectiveAdaptation });
+
+    /// <summary>
+    /// An agent process on an emulated device: its options on the clock its emulation file's
+    /// <c>time_dilation</c> names (none on a real device or an undilated testbed).
+    /// </summary>
+    public static AgentOptions ApplyFromEmulation(AgentOptions options) => options.Emulation?.Current.TimeDilation switch
     {
-        MetricsInterval = Stretch(options.MetricsInterval),
-        Adaptation = options.EffectiveAdaptation with { MinDwell = Stretch(options.EffectiveAdaptation.MinDwell) },
+        null => options,
+        >= 1 and var factor when double.IsFinite(factor) => new TimeDilation(factor).Apply(options),
+        var factor => throw new BadInputException($"the emulation file ({EmulatedLinks.EnvironmentVariable}) gives time_dilation {factor}; it must be a number >= 1"),
     };
 
     /// <summary>For reports and consoles: the factor and what it means.</summary>
@@ -76,4 +83,6 @@ public sealed record TimeDilation
         : "not dilated (the host has the CPU the devices need)";
 
     public override string ToString() => $"x{Factor.ToString("0.##", CultureInfo.InvariantCulture)}";
+
+    private T StretchAll<T>(T options) where T : class => IsDilated ? DurationScaling.Scale(options, Factor) : options;
 }

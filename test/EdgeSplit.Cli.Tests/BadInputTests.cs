@@ -180,6 +180,16 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "bench")));
     }
 
+    [Fact]
+    public void An_agent_whose_emulation_file_gives_a_time_dilation_below_one()
+    {
+        var links = Path.Combine(_dir, "pi.links.json");
+        File.WriteAllText(links, """{"device": "pi", "cpu_slowdown": 2, "links": [], "time_dilation": 0.5}""");
+        var result = CliProcess.Run(TimeSpan.FromSeconds(60), new Dictionary<string, string> { ["EDGESPLIT_EMULATED_LINKS"] = links },
+            "agent", "--name", "pi", "--listen", "127.0.0.1:0", "--cache", Path.Combine(_dir, "cache"));
+        AssertBadInput(result, "time_dilation");
+    }
+
     private static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

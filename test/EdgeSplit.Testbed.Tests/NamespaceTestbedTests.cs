@@ -326,6 +326,8 @@ public sealed class NamespaceTestbedTests : IDisposable
             Assert.False(link.ShapedByKernel);
             Assert.Equal(3, link.LatencyMs);
             Assert.True(links.Current.CpuSlowdown > 1);
+            // The agent process stretches its own timeouts by the testbed's dilation, which the file names.
+            Assert.Equal(testbed.State.DilationFactor, links.Current.TimeDilation);
             Assert.All(testbed.State.Devices, d => Assert.True(testbed.IsRunning(d.Name)));
         }
         finally

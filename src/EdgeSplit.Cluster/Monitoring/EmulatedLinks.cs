@@ -21,6 +21,13 @@ public sealed record EmulatedLinksFile(
     /// <summary>Share of the device's compute unit other jobs take now (0..1): what the agent reports as its CPU load.</summary>
     [JsonPropertyName("cpu_load")]
     public double? CpuLoad { get; init; }
+
+    /// <summary>
+    /// How many times slower than the emulated device the testbed runs (time dilation; null or 1 = real time).
+    /// The latencies and slowdown above already include it; an agent process also stretches its own timeouts by it.
+    /// </summary>
+    [JsonPropertyName("time_dilation")]
+    public double? TimeDilation { get; init; }
 }
 
 /// <summary>

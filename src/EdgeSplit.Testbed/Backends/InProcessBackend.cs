@@ -180,13 +180,13 @@ public sealed class InProcessBackend : ITestbedBackend
     private async Task StartAgentAsync(string device, string listen, CancellationToken ct)
     {
         var spec = Emulation.Spec.Device(device);
-        var agent = await AgentHost.StartAsync(new AgentOptions(device, listen)
+        var agent = await AgentHost.StartAsync(Emulation.Dilation.Apply(new AgentOptions(device, listen)
         {
             CacheDirectory = Path.Combine(work.FullName, "cache", device),
             Emulation = EmulatedLinks.Open(LinksFile(device)),
             Monitoring = new ResourceMonitorOptions { PowerModel = spec.PowerModel },
             ConfigureLogging = logging => logging.ClearProviders(),
-        }, ct);
+        }), ct);
         lock (gate)
         {
             agents[device] = agent;
@@ -236,7 +236,7 @@ public sealed class InProcessBackend : ITestbedBackend
                 var (mbps, latencyMs) = links[Key(l.A, l.B)];
                 return new EmulatedLink(l.A == device ? l.B : l.A, [], dilation.StretchMs(latencyMs), dilation.Slow(mbps), ShapedByKernel: false);
             }).ToList();
-            file = new EmulatedLinksFile(device, Emulation.Device(device).Slowdown / availability, deviceLinks) { CpuLoad = 1 - availability };
+            file = new EmulatedLinksFile(device, Emulation.Device(device).Slowdown / availability, deviceLinks) { CpuLoad = 1 - availability, TimeDilation = dilation.Factor };
         }
         EmulatedLinks.Write(LinksFile(device), file);
     }
