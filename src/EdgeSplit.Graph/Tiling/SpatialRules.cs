@@ -70,7 +70,7 @@ internal static class SpatialRules
         {
             throw new UntileableNodeException($"is a custom operator of domain '{node.Domain}'");
         }
-        if (node.Attribute.Any(attr => OnnxModel.SubgraphsOf(attr).Any()))
+        if (node.Attribute.Any(attr => Subgraphs.Of(attr).Any()))
         {
             throw new UntileableNodeException("runs subgraphs (control flow)");
         }
