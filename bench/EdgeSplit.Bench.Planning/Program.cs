@@ -24,11 +24,9 @@ var cases = new List<(string Name, PlanningState State, double TargetMs)>
 if (modelPath is not null)
 {
     var model = EdgeSplit.Graph.OnnxModel.Load(modelPath);
-    var inputs = EdgeSplit.Runtime.RandomInputs.Create(model, EdgeSplit.Runtime.InputShapes.Resolve(model, null), seed: 1);
-    var cutSizes = EdgeSplit.Runtime.CutProfiler.Measure(model, inputs, 1, out var facts);
-    var timing = Profiler.Measure(model, [], inputs, "bench-host", new ProfilerOptions(), EdgeSplit.Runtime.CutProfiler.ElementTypes(facts));
+    var profile = ModelProfiling.Measure(model).Profile;
     var synthetic = Synthetic.State(model.Nodes.Count, 5, 300e6, 602_112, 4_000, seed: 1);
-    cases.Insert(1, ($"{Path.GetFileName(modelPath)} profiled, {model.Cuts.Count} cuts, 5 devices", synthetic with { Profile = Profiler.BuildSegmentProfile(model, timing, cutSizes, facts) }, 1));
+    cases.Insert(1, ($"{Path.GetFileName(modelPath)} profiled, {model.Cuts.Count} cuts, 5 devices", synthetic with { Profile = profile }, 1));
 }
 foreach (var (name, state, target) in cases)
 {

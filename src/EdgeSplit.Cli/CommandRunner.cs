@@ -1,5 +1,6 @@
 using System.CommandLine;
 using EdgeSplit.Graph;
+using EdgeSplit.Runtime.Providers;
 
 namespace EdgeSplit.Cli;
 
@@ -26,6 +27,12 @@ public static class CommandRunner
         Console.CancelKeyPress += onCancel;
         try
         {
+            // Before the command runs, so that nothing has loaded ONNX Runtime yet.
+            var ortLibrary = parse.GetValue(CommonOptions.OrtLibrary) ?? Environment.GetEnvironmentVariable(OrtLibrary.EnvironmentVariable);
+            if (!string.IsNullOrEmpty(ortLibrary))
+            {
+                OrtLibrary.Use(ortLibrary);
+            }
             return await body(parse, cancel.Token);
         }
         catch (BadInputException ex)

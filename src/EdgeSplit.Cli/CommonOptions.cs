@@ -11,6 +11,13 @@ public static class CommonOptions
         Recursive = true,
     };
 
+    /// <summary>The native ONNX Runtime to load instead of the packaged one (JetPack's on a Jetson).</summary>
+    public static readonly Option<string?> OrtLibrary = new("--ort-library")
+    {
+        Description = $"Load this libonnxruntime.so instead of the packaged one (e.g. JetPack's build on a Jetson); default: ${Runtime.Providers.OrtLibrary.EnvironmentVariable}.",
+        Recursive = true,
+    };
+
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print one JSON document on stdout and nothing else there.",

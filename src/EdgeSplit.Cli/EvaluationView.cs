@@ -29,6 +29,12 @@ internal static class EvaluationView
         throw new BadInputException($"examples/{relative} was not found above {Environment.CurrentDirectory}; run from a clone of the repository or pass the file explicitly");
     }
 
+    /// <summary>Which testbed bench and demo will run on here, before they start (the runner may still fall back).</summary>
+    public static string ExpectedBackend(bool forceInProcess) =>
+        EdgeSplit.Testbed.Backends.TestbedBackends.WhyNotNamespaces(forceInProcess) is { } why
+            ? $"in-process emulation ({why})"
+            : "namespace testbed (agent processes in network namespaces and cgroups, links shaped by tc)";
+
     /// <summary>The live view of one moment: devices, the plan as a coloured bar over the layers, rolling latency.</summary>
     public static IRenderable Render(LiveFrame? frame, IReadOnlyList<string> deviceOrder)
     {

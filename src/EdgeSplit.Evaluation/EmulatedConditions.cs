@@ -1,37 +1,42 @@
-using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Planning;
+using EdgeSplit.Testbed;
 using EdgeSplit.Testbed.Config;
 
 namespace EdgeSplit.Evaluation;
 
 /// <summary>
-/// The conditions a scenario imposes on a testbed at each moment of a (possibly time-compressed) run:
-/// link bandwidth and latency, CPU taken by load, memory taken, devices killed. The single source of
-/// truth for the link files agents pace by, the planners' view and the oracle's windows.
+/// The conditions a scenario imposes on a testbed at each moment of a run: link bandwidth and latency, the
+/// share of each device's compute unit other jobs take, memory taken, devices killed. What the planners of
+/// the fixed strategies and the oracle are told (the backend applies the same events to the devices). The
+/// run's clock is the host's: scenario times are compressed by <see cref="TimeScale"/> and stretched by
+/// the testbed's time dilation.
 /// </summary>
-public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, double timeScale)
+public sealed class EmulatedConditions(TestbedEmulation emulation, Scenario scenario, double timeScale)
 {
-    public TestbedSpec Testbed { get; } = testbed;
+    public TestbedEmulation Emulation { get; } = emulation;
+
+    public TestbedSpec Testbed => Emulation.Spec;
 
     public Scenario Scenario { get; } = scenario;
 
-    /// <summary>Run seconds per scenario second (0.25 = the scenario plays four times faster).</summary>
+    /// <summary>Emulated seconds per scenario second (0.25 = the scenario plays four times faster); dilation aside.</summary>
     public double TimeScale { get; } = timeScale > 0 ? timeScale : throw new ArgumentOutOfRangeException(nameof(timeScale));
 
-    public TimeSpan RunDuration => Scenario.Duration * TimeScale;
+    /// <summary>Host seconds per scenario second: the compression and the dilation together.</summary>
+    public double HostScale => TimeScale * Emulation.Dilation.Factor;
 
-    /// <summary>This host's speed relative to the reference device (node times are measured here).</summary>
-    public double HostRelativeSpeed => Testbed.HostRelativeCpuSpeed ?? 1.0;
+    /// <summary>How long the scenario lasts on the host's clock.</summary>
+    public TimeSpan RunDuration => Scenario.Duration * HostScale;
 
-    /// <summary>When an event takes effect on the run's clock.</summary>
-    public TimeSpan RunTimeOf(TimeSpan scenarioTime) => scenarioTime * TimeScale;
+    /// <summary>When an event takes effect on the host's clock.</summary>
+    public TimeSpan RunTimeOf(TimeSpan scenarioTime) => scenarioTime * HostScale;
 
-    /// <summary>The state of every device and link at <paramref name="runTime"/>.</summary>
+    /// <summary>The state of every device and link at <paramref name="runTime"/> (host clock).</summary>
     public Snapshot At(TimeSpan runTime)
     {
-        var scenarioTime = runTime / TimeScale;
+        var scenarioTime = runTime / HostScale;
         var links = Testbed.Links.ToDictionary(l => Key(l.A, l.B), l => (l.BandwidthMbps, l.LatencyMs));
-        var cpuTaken = Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
+        var jobs = Testbed.Devices.ToDictionary(d => d.Name, _ => 0);
         var memoryTakenMb = Testbed.Devices.ToDictionary(d => d.Name, _ => 0.0);
         var dead = new HashSet<string>(StringComparer.Ordinal);
         foreach (var e in Scenario.Events.Where(e => e.At <= scenarioTime))
@@ -42,7 +47,7 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
                     links[Key(s.A, s.B)] = (s.BandwidthMbps ?? link.BandwidthMbps, s.LatencyMs ?? link.LatencyMs);
                     break;
                 case CpuLoadEvent c when scenarioTime < c.At + c.Duration:
-                    cpuTaken[c.Device] += (double)c.Threads / Testbed.Device(c.Device).Profile.Cores;
+                    jobs[c.Device] += c.Threads;
                     break;
                 case TakeMemoryEvent m when scenarioTime < m.At + m.Duration:
                     memoryTakenMb[m.Device] += m.Megabytes;
@@ -57,21 +62,18 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
         }
         var devices = Testbed.Devices.Select(d => new DeviceCondition(
             d.Name,
-            // Load threads beyond the cores leave a sliver, never nothing: the scheduler still gives the agent a share.
-            Math.Clamp(1 - cpuTaken[d.Name], 0.1, 1),
+            d.Unit.AvailabilityUnder(jobs[d.Name]),
             Math.Max(0, d.Profile.MemoryMb - memoryTakenMb[d.Name]),
             !dead.Contains(d.Name))).ToList();
         var linkConditions = Testbed.Links.Select(l =>
         {
             var (mbps, latencyMs) = links[Key(l.A, l.B)];
-            // A link is no faster than either end's network interface.
-            var capped = Math.Min(mbps, Math.Min(Testbed.Device(l.A).Profile.Network.BandwidthMbps, Testbed.Device(l.B).Profile.Network.BandwidthMbps));
-            return new LinkCondition(l.A, l.B, capped, latencyMs);
+            return new LinkCondition(l.A, l.B, mbps, latencyMs);
         }).ToList();
         return new Snapshot(runTime, devices, linkConditions);
     }
 
-    /// <summary>Run times at which conditions change (event starts and the ends of timed loads), 0 first.</summary>
+    /// <summary>Host times at which conditions change (event starts and the ends of timed loads), 0 first.</summary>
     public IReadOnlyList<TimeSpan> ChangePoints()
     {
         var points = new SortedSet<TimeSpan> { TimeSpan.Zero };
@@ -92,36 +94,28 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
     }
 
     /// <summary>
-    /// The described state of a testbed before any scenario event (all CPU free, memory from the profiles,
-    /// links both ways capped by both devices' interfaces): what <c>plan</c> and <c>serve --testbed</c> plan from.
+    /// The described state of a testbed before any scenario event (all devices up, none of their units taken,
+    /// memory from the profiles, links both ways as configured), in the emulation's (dilated) units: what
+    /// <c>plan</c> and <c>serve --testbed</c> plan from.
     /// </summary>
-    public static PlanningState DescribedState(TestbedSpec testbed, SegmentProfile profile)
+    public static PlanningState DescribedState(TestbedEmulation emulation, SegmentProfile profile)
     {
-        var conditions = new EmulatedConditions(testbed, new Scenario("described", TimeSpan.Zero, []), 1);
+        var conditions = new EmulatedConditions(emulation, new Scenario("described", TimeSpan.Zero, []), 1);
         return conditions.StateOf(conditions.At(TimeSpan.Zero), profile).Validate();
     }
 
-    /// <summary>The planners' view of a snapshot: live devices only, speeds relative to this host, links both ways.</summary>
-    public PlanningState StateOf(Snapshot snapshot, SegmentProfile profile, IReadOnlySet<string>? alsoAlive = null)
+    /// <summary>The planners' view of a snapshot: live devices only, speeds relative to this host, links both ways, on the dilated clock.</summary>
+    public PlanningState StateOf(Snapshot snapshot, SegmentProfile profile)
     {
-        var live = snapshot.Devices.Where(d => d.Alive && (alsoAlive is null || alsoAlive.Contains(d.Name))).ToList();
-        var devices = live.Select(d =>
-        {
-            var p = Testbed.Device(d.Name).Profile;
-            return new DeviceSpec(d.Name, p.RelativeCpuSpeed / HostRelativeSpeed, d.CpuAvailability, (long)(d.MemoryAvailableMb * (1 << 20)),
-                new DevicePowerModel(p.IdlePowerW, p.PeakPowerW, p.Network.EnergyPerByteNj * 1e-9, p.Network.EnergyPerByteNj * 1e-9));
-        }).ToList();
+        var live = snapshot.Devices.Where(d => d.Alive).ToList();
+        var devices = live.Select(d => Emulation.DeviceSpec(d.Name, d.CpuAvailability, d.MemoryAvailableMb)).ToList();
         var names = devices.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
-        var links = new List<LinkSpec>();
-        foreach (var l in snapshot.Links.Where(l => names.Contains(l.A) && names.Contains(l.B)))
-        {
-            links.Add(new LinkSpec(l.A, l.B, l.BandwidthMbps * 125_000, 2 * l.LatencyMs));
-            links.Add(new LinkSpec(l.B, l.A, l.BandwidthMbps * 125_000, 2 * l.LatencyMs));
-        }
+        var links = snapshot.Links.Where(l => names.Contains(l.A) && names.Contains(l.B))
+            .SelectMany(l => Emulation.LinkSpecs(l.A, l.B, l.BandwidthMbps, l.LatencyMs)).ToList();
         return new PlanningState(devices, links, profile, Testbed.Source, snapshot.RunTime);
     }
 
-    /// <summary>The oracle's truth: one window per stretch of constant conditions.</summary>
+    /// <summary>The oracle's truth: one window per stretch of constant conditions, on the host's clock.</summary>
     public IReadOnlyList<ConditionWindow> Windows(SegmentProfile profile)
     {
         var points = ChangePoints();
@@ -134,30 +128,14 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
         return windows;
     }
 
-    /// <summary>
-    /// What the agent on <paramref name="device"/> must emulate: the CPU slowdown of its profile (and of the
-    /// load on it) relative to this host, and latency plus pacing on each of its links.
-    /// </summary>
-    public EmulatedLinksFile LinksFileFor(Snapshot snapshot, string device)
-    {
-        var condition = snapshot.Devices.First(d => d.Name == device);
-        var profile = Testbed.Device(device).Profile;
-        var slowdown = Math.Max(1, HostRelativeSpeed / profile.RelativeCpuSpeed) / condition.CpuAvailability;
-        var links = snapshot.Links
-            .Where(l => l.A == device || l.B == device)
-            .Select(l => new EmulatedLink(l.A == device ? l.B : l.A, [], l.LatencyMs, l.BandwidthMbps, ShapedByKernel: false))
-            .ToList();
-        return new EmulatedLinksFile(device, slowdown, links);
-    }
-
-    /// <summary>The scenario's events on the run's clock, described for the report.</summary>
+    /// <summary>The scenario's events on the emulated clock (compressed, not dilated), described for the report.</summary>
     public IReadOnlyList<Reports.ScenarioEvent> ReportEvents() =>
-        [.. Scenario.Events.Select(e => new Reports.ScenarioEvent(RunTimeOf(e.At).TotalSeconds, Describe(e)))];
+        [.. Scenario.Events.Select(e => new Reports.ScenarioEvent((e.At * TimeScale).TotalSeconds, Describe(e)))];
 
     public static string Describe(Testbed.Config.ScenarioEvent e) => e switch
     {
         SetLinkEvent s => $"link {s.A}-{s.B}" + (s.BandwidthMbps is { } b ? $" {b:0.##} Mbit/s" : "") + (s.LatencyMs is { } l ? $" {l:0.##} ms" : ""),
-        CpuLoadEvent c => $"{c.Threads} load threads on {c.Device} for {c.Duration.TotalSeconds:0.#} s",
+        CpuLoadEvent c => $"{c.Threads} load job(s) on {c.Device} for {c.Duration.TotalSeconds:0.#} s",
         TakeMemoryEvent m => $"{m.Megabytes} MB taken on {m.Device} for {m.Duration.TotalSeconds:0.#} s",
         KillDeviceEvent k => $"{k.Device} killed",
         ReviveDeviceEvent r => $"{r.Device} revived",
@@ -167,11 +145,11 @@ public sealed class EmulatedConditions(TestbedSpec testbed, Scenario scenario, d
     private static (string, string) Key(string a, string b) => string.CompareOrdinal(a, b) <= 0 ? (a, b) : (b, a);
 }
 
-/// <summary>One device's emulated condition: share of CPU left to the agent, memory left, whether it runs.</summary>
+/// <summary>One device's emulated condition: share of its compute unit left to the agent, memory left, whether it runs.</summary>
 public sealed record DeviceCondition(string Name, double CpuAvailability, double MemoryAvailableMb, bool Alive);
 
-/// <summary>One link's emulated condition (symmetric; latency one way).</summary>
+/// <summary>One link's emulated condition (symmetric; latency one way; configured units).</summary>
 public sealed record LinkCondition(string A, string B, double BandwidthMbps, double LatencyMs);
 
-/// <summary>All conditions at one moment of a run.</summary>
+/// <summary>All conditions at one moment of a run (host clock).</summary>
 public sealed record Snapshot(TimeSpan RunTime, IReadOnlyList<DeviceCondition> Devices, IReadOnlyList<LinkCondition> Links);

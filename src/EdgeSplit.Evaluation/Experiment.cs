@@ -32,6 +32,12 @@ public sealed record Experiment(
     /// <summary>A live dashboard that shows each strategy's coordinator while it serves (null: none).</summary>
     public Cluster.Dashboard.DashboardFeed? Dashboard { get; init; }
 
+    /// <summary>Run on the in-process emulation even where the namespace testbed could run (as root).</summary>
+    public bool ForceInProcess { get; init; }
+
+    /// <summary>The testbed file, for the namespace testbed's state (defaults to the testbed's name).</summary>
+    public string? TestbedFile { get; init; }
+
     public TimeSpan Deadline => RequestDeadline ?? TimeSpan.FromSeconds(5);
 
     /// <summary>Run seconds per scenario second.</summary>
@@ -44,7 +50,7 @@ public sealed record Experiment(
         }
     }
 
-    /// <summary>How long each strategy runs.</summary>
+    /// <summary>How long each strategy runs on the emulated devices' clock (a dilated testbed takes longer on the host's).</summary>
     public TimeSpan RunDuration => Duration ?? (Scenario.Duration > TimeSpan.Zero ? Scenario.Duration : TimeSpan.FromSeconds(30));
 }
 
@@ -54,7 +60,7 @@ public sealed record DeviceFrame(string Name, bool Alive, double CpuPercent, dou
 /// <summary>One stage of the plan in force: which nodes run on which device.</summary>
 public sealed record StageFrame(string Device, int FirstNode, int LastNode);
 
-/// <summary>A moment of a run for progress bars and the demo's live view.</summary>
+/// <summary>A moment of a run for progress bars and the demo's live view; times on the emulated devices' clock.</summary>
 public sealed record LiveFrame(
     string Model,
     Strategy Strategy,

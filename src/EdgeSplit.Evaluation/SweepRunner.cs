@@ -1,10 +1,11 @@
 using System.Diagnostics;
-using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Cluster.Coordinator;
-using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Planning;
 using EdgeSplit.Reports;
 using EdgeSplit.Runtime;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Backends;
+using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
 using EdgeSplit.Zoo;
 using Microsoft.Extensions.Logging;
@@ -21,34 +22,23 @@ public static class SweepRunner
     /// <summary>Cuts measured per sweep: spread over the model (all of them for small models).</summary>
     public const int MaxCuts = 16;
 
-    public static SweepReport Run(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct) =>
-        RunAsync(modelName, testbed, seed, progress, ct).GetAwaiter().GetResult();
+    public static SweepReport Run(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false) =>
+        RunAsync(modelName, testbed, seed, progress, ct, forceInProcess).GetAwaiter().GetResult();
 
-    public static async Task<SweepReport> RunAsync(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct)
+    public static async Task<SweepReport> RunAsync(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false, Action<string>? log = null)
     {
-        var model = ExperimentRunner.PreparedModel.Prepare(modelName, seed);
+        var model = PreparedModel.Prepare(modelName, seed);
         var source = testbed.Source;
+        var host = HostCalibration.LoadOrMeasure(log, ct);
         var other = testbed.Devices.Where(d => d.Name != source && testbed.Link(source, d.Name) is not null)
-            .OrderByDescending(d => testbed.Link(source, d.Name)!.BandwidthMbps).ThenByDescending(d => d.Profile.RelativeCpuSpeed).FirstOrDefault()
+            .OrderByDescending(d => testbed.Link(source, d.Name)!.BandwidthMbps).ThenByDescending(d => UnitSpeed.Of(d.Unit, host, model.Name).HostCores).FirstOrDefault()
             ?? throw new Graph.BadInputException($"testbed {testbed.Name} has no device linked to the source {source}; a sweep needs two linked devices");
-        var conditions = new EmulatedConditions(testbed, new Scenario("nominal", TimeSpan.FromSeconds(1), []), 1);
-        var snapshot = conditions.At(TimeSpan.Zero);
-        var work = Directory.CreateTempSubdirectory("edgesplit-sweep-");
-        var agents = new List<AgentHost>();
+        var pair = testbed with { Devices = [testbed.Device(source), other], Links = [testbed.Link(source, other.Name)!] };
+        var emulation = TestbedEmulation.Plan(pair, host, model.Name);
         CoordinatorHost? coordinator = null;
+        await using var backend = await TestbedBackends.StartAsync(pair, pair.Name + ".yaml", emulation, forceInProcess, log ?? (_ => { }), ct);
         try
         {
-            foreach (var device in new[] { testbed.Device(source), other })
-            {
-                var file = Path.Combine(work.FullName, $"{device.Name}.links.json");
-                EmulatedLinks.Write(file, conditions.LinksFileFor(snapshot, device.Name));
-                agents.Add(await AgentHost.StartAsync(new AgentOptions(device.Name)
-                {
-                    CacheDirectory = Path.Combine(work.FullName, "cache", device.Name),
-                    Emulation = EmulatedLinks.Open(file),
-                    ConfigureLogging = l => l.ClearProviders(),
-                }, ct));
-            }
             var n = model.Profile.NodeCount;
             var plans = new List<(string Label, Plan Plan)>
             {
@@ -62,9 +52,9 @@ public static class SweepRunner
             }
             plans.Add(($"all on {other.Name}", new Plan(1, [new Stage(other.Name, 0, n - 1)])));
 
-            var endpoints = agents.Select(a => new AgentEndpoint(a.Name, a.Address)).ToList();
-            coordinator = await CoordinatorHost.StartAsync(model.Served, endpoints, new FixedCutsPlanSource([]),
-                new CoordinatorOptions { SourceDevice = source, ConfigureLogging = l => l.ClearProviders() }, plans[0].Plan with { Version = 1 }, ct);
+            var dilation = emulation.Dilation;
+            coordinator = await CoordinatorHost.StartAsync(model.Served, backend.Agents, new FixedCutsPlanSource([]),
+                backend.ConfigureCoordinator(new CoordinatorOptions { SourceDevice = source, ConfigureLogging = l => l.ClearProviders() }), plans[0].Plan with { Version = 1 }, ct);
             var points = new List<SweepPoint>();
             for (var i = 0; i < plans.Count; i++)
             {
@@ -81,27 +71,27 @@ public static class SweepRunner
                 {
                     var started = Stopwatch.GetTimestamp();
                     await coordinator.InferAsync(model.Inputs, ct);
-                    sequential.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    sequential.Add(dilation.ReportMs(Stopwatch.GetElapsedTime(started).TotalMilliseconds));
                 }
                 // Pipelined: four requests in flight for a fixed window, so stages on different devices overlap.
                 var window = Stopwatch.StartNew();
                 var completed = 0;
                 await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ =>
                 {
-                    while (window.Elapsed < TimeSpan.FromSeconds(1.5))
+                    while (window.Elapsed < dilation.Stretch(TimeSpan.FromSeconds(1.5)))
                     {
                         await coordinator.InferAsync(model.Inputs, ct);
                         Interlocked.Increment(ref completed);
                     }
                 }));
-                points.Add(new SweepPoint(label, LatencySummary.Of(sequential).P50Ms, completed / window.Elapsed.TotalSeconds));
+                points.Add(new SweepPoint(label, LatencySummary.Of(sequential).P50Ms, completed / dilation.Report(window.Elapsed).TotalSeconds));
             }
             return new SweepReport(
                 $"Where to split {model.Name} between {source} and {other.Name}",
                 model.Name,
                 testbed.Name,
                 Emulated: true,
-                $"{Environment.ProcessorCount} cores shared with other jobs; {ExperimentRunner.DeviceMode}",
+                $"{Environment.ProcessorCount} cores shared with other jobs; {backend.Label}",
                 points,
                 $"Each cut is measured for real on emulated devices in the testbed's nominal conditions: sequential latency is the median of 6 requests one at a time, " +
                 $"pipelined throughput the requests completed with 4 in flight over 1.5 s. {Verifier.SpreadCuts(model.Onnx, MaxCuts).Count} cuts spread over the model's {model.Onnx.Cuts.Count}, plus the whole model on each device.");
@@ -109,15 +99,6 @@ public static class SweepRunner
         finally
         {
             if (coordinator is not null) await coordinator.DisposeAsync();
-            foreach (var agent in agents) await agent.DisposeAsync();
-            try
-            {
-                work.Delete(recursive: true);
-            }
-            catch (IOException)
-            {
-                // Left to the OS temp cleaner; the report does not depend on it.
-            }
         }
     }
 
@@ -129,14 +110,16 @@ public static class SweepRunner
     {
         var rows = new List<Table41Row>();
         var names = ModelZoo.BuiltNames;
+        var host = HostCalibration.LoadOrMeasure(cancel: ct);
         for (var i = 0; i < names.Count; i++)
         {
             ct.ThrowIfCancellationRequested();
             progress?.Report(new LiveFrame(names[i], Strategy.Single, 0, 1, i, names.Count, [], [], 0, double.NaN, 0, 0, 0, "timing"));
-            var model = ExperimentRunner.PreparedModel.Prepare(names[i], seed);
+            var model = PreparedModel.Prepare(names[i], seed);
             var hostMs = model.Profile.ReferenceNodeMs.Sum();
-            var host = testbed.HostRelativeCpuSpeed ?? 1.0;
-            var latencies = testbed.Devices.Select(d => new DeviceLatency($"{d.Name} ({d.Profile.Name})", hostMs * Math.Max(1, host / d.Profile.RelativeCpuSpeed))).ToList();
+            // The devices' speed for this model (its published latency where the unit lists it), not dilated: a table, not a run.
+            var emulation = TestbedEmulation.Plan(testbed, host, model.Name, dilation: TimeDilation.None);
+            var latencies = emulation.Devices.Select(d => new DeviceLatency($"{d.Name} ({d.Profile} {d.Unit.Name})", hostMs / d.Speed.HostCores)).ToList();
             var weightsBytes = model.Profile.NodeMemoryBytes.Sum();
             var sizeMb = model.Onnx.Proto.CalculateSize() / (1024.0 * 1024.0);
             var peakMb = (weightsBytes + 2 * Math.Max(model.Profile.InputBytes, model.Profile.CutBytes.DefaultIfEmpty(0).Max())) / (1024.0 * 1024.0);
@@ -148,7 +131,7 @@ public static class SweepRunner
             Emulated: true,
             $"{Environment.ProcessorCount} cores shared with other jobs",
             rows,
-            "Latency is the whole model measured on this host with ONNX Runtime (1 thread) and scaled by each profile's relative CPU speed, so it is emulated; " +
+            "Latency is the whole model measured on this host with ONNX Runtime (1 thread) over each device's unit speed (its published latencies against this host's), so it is emulated; " +
             "peak memory is estimated as the weights plus twice the largest tensor crossing a cut, not metered.");
     }
 }

@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Onnx;
 
 namespace EdgeSplit.Graph;
@@ -102,18 +101,18 @@ public sealed class OnnxModel
             throw new BadInputException($"model file '{path}' does not exist; check the path, or create zoo models with 'edgesplit zoo all --out DIR'");
         }
         var bytes = File.ReadAllBytes(path);
-        var model = ParseProto(bytes, path);
-        InlineExternalData(model, Path.GetDirectoryName(Path.GetFullPath(path))!, path);
+        var model = OnnxFile.Parse(bytes, path);
+        OnnxFile.InlineExternalData(model, Path.GetDirectoryName(Path.GetFullPath(path))!, path);
         return new OnnxModel(model, path);
     }
 
     /// <summary>Parses ONNX bytes (e.g. a partition received over the network).</summary>
-    public static OnnxModel Parse(byte[] bytes, string displayName) => new(ParseProto(bytes, displayName), displayName);
+    public static OnnxModel Parse(byte[] bytes, string displayName) => new(OnnxFile.Parse(bytes, displayName), displayName);
 
     /// <summary>Wraps an already-built protobuf (e.g. from the model zoo).</summary>
     public static OnnxModel FromProto(ModelProto proto, string displayName)
     {
-        Validate(proto, displayName);
+        OnnxFile.Validate(proto, displayName);
         return new OnnxModel(proto, displayName);
     }
 
@@ -197,9 +196,9 @@ public sealed class OnnxModel
             }
             foreach (var attr in Nodes[p].Attribute)
             {
-                foreach (var sub in SubgraphsOf(attr))
+                foreach (var sub in Subgraphs.Of(attr))
                 {
-                    inputs.AddRange(OuterScopeNames(sub));
+                    inputs.AddRange(Subgraphs.OuterScopeNames(sub));
                 }
             }
             _nodeInputs[p] = [.. inputs.Distinct(StringComparer.Ordinal)];
@@ -250,7 +249,7 @@ public sealed class OnnxModel
         for (var i = 0; i < compute.Count; i++)
         {
             var needs = compute[i].Input.Where(n => n.Length > 0)
-                .Concat(compute[i].Attribute.SelectMany(SubgraphsOf).SelectMany(OuterScopeNames))
+                .Concat(compute[i].Attribute.SelectMany(Subgraphs.Of).SelectMany(Subgraphs.OuterScopeNames))
                 .Distinct(StringComparer.Ordinal);
             foreach (var name in needs)
             {
@@ -319,52 +318,11 @@ public sealed class OnnxModel
             }
             keep[i] = true;
             needed.UnionWith(node.Input.Where(n => n.Length > 0));
-            needed.UnionWith(node.Attribute.SelectMany(SubgraphsOf).SelectMany(OuterScopeNames));
+            needed.UnionWith(node.Attribute.SelectMany(Subgraphs.Of).SelectMany(Subgraphs.OuterScopeNames));
         }
         var live = ordered.Where((_, i) => keep[i]).ToList();
         DeadNodeCount = ordered.Count - live.Count;
         return live;
-    }
-
-    internal static IEnumerable<GraphProto> SubgraphsOf(AttributeProto attr)
-    {
-        if (attr.G is not null)
-        {
-            yield return attr.G;
-        }
-        foreach (var g in attr.Graphs)
-        {
-            yield return g;
-        }
-    }
-
-    /// <summary>Names a subgraph reads but does not define: they come from the enclosing graph.</summary>
-    internal static IEnumerable<string> OuterScopeNames(GraphProto graph)
-    {
-        var defined = new HashSet<string>(StringComparer.Ordinal);
-        defined.UnionWith(graph.Input.Select(i => i.Name));
-        defined.UnionWith(graph.Initializer.Select(i => i.Name));
-        foreach (var node in graph.Node)
-        {
-            defined.UnionWith(node.Output);
-        }
-        foreach (var node in graph.Node)
-        {
-            foreach (var input in node.Input)
-            {
-                if (input.Length > 0 && !defined.Contains(input))
-                {
-                    yield return input;
-                }
-            }
-            foreach (var nested in node.Attribute.SelectMany(SubgraphsOf).SelectMany(OuterScopeNames))
-            {
-                if (!defined.Contains(nested))
-                {
-                    yield return nested;
-                }
-            }
-        }
     }
 
     private List<long> CountCumulativeParameters()
@@ -398,66 +356,4 @@ public sealed class OnnxModel
     }
 
     internal static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
-
-    private static ModelProto ParseProto(byte[] bytes, string displayName)
-    {
-        if (bytes.Length == 0)
-        {
-            throw new BadInputException($"'{displayName}' is empty, not an ONNX model; re-export or re-download it");
-        }
-        ModelProto model;
-        try
-        {
-            model = ModelProto.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            throw new BadInputException($"'{displayName}' is not an ONNX model or is truncated ({ex.Message.TrimEnd('.')}); re-export it", ex);
-        }
-        Validate(model, displayName);
-        return model;
-    }
-
-    private static void Validate(ModelProto model, string displayName)
-    {
-        if (model.Graph is null || model.IrVersion <= 0 || model.Graph.Node.Count == 0)
-        {
-            throw new BadInputException($"'{displayName}' is not an ONNX model (no graph or no IR version); pass a .onnx file");
-        }
-        if (model.Graph.Output.Count == 0)
-        {
-            throw new BadInputException($"'{displayName}' has no outputs; re-export the model with its outputs declared");
-        }
-    }
-
-    /// <summary>Pulls tensors stored in side files into the model, so partitions are self-contained.</summary>
-    private static void InlineExternalData(ModelProto model, string directory, string displayName)
-    {
-        foreach (var tensor in model.Graph.Initializer)
-        {
-            if (tensor.DataLocation != TensorProto.Types.DataLocation.External)
-            {
-                continue;
-            }
-            var entries = tensor.ExternalData.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
-            if (!entries.TryGetValue("location", out var location))
-            {
-                throw new BadInputException($"'{displayName}': initializer '{tensor.Name}' has external data without a location; re-export the model");
-            }
-            var file = Path.Combine(directory, location);
-            if (!File.Exists(file))
-            {
-                throw new BadInputException($"'{displayName}': external data file '{file}' for '{tensor.Name}' is missing; keep it next to the model");
-            }
-            var offset = entries.TryGetValue("offset", out var o) ? long.Parse(o, System.Globalization.CultureInfo.InvariantCulture) : 0;
-            using var stream = File.OpenRead(file);
-            var length = entries.TryGetValue("length", out var l) ? long.Parse(l, System.Globalization.CultureInfo.InvariantCulture) : stream.Length - offset;
-            var data = new byte[length];
-            stream.Seek(offset, SeekOrigin.Begin);
-            stream.ReadExactly(data);
-            tensor.RawData = UnsafeByteOperations.UnsafeWrap(data);
-            tensor.ExternalData.Clear();
-            tensor.DataLocation = TensorProto.Types.DataLocation.Default;
-        }
-    }
 }

@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Google.Protobuf;
 using Onnx;
 using DataType = Onnx.TensorProto.Types.DataType;
 
@@ -175,18 +174,7 @@ public sealed class Partitioner
             graph.Output.Add(Signature(name));
         }
 
-        var model = new ModelProto
-        {
-            IrVersion = source.IrVersion,
-            ProducerName = "edgesplit",
-            ProducerVersion = source.ProducerName.Length > 0 ? $"from {source.ProducerName} {source.ProducerVersion}".Trim() : "",
-            Domain = source.Domain,
-            ModelVersion = source.ModelVersion,
-            Graph = graph,
-        };
-        model.OpsetImport.AddRange(source.OpsetImport);
-        model.Functions.AddRange(source.Functions);
-        return new Partition(index, firstNode, lastNode, receives, inputs, outputs, forwards, model.ToByteArray());
+        return new Partition(index, firstNode, lastNode, receives, inputs, outputs, forwards, PartitionModel.Serialize(source, graph));
     }
 
     private List<string> ModelInputsInUse() =>

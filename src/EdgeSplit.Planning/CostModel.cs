@@ -25,14 +25,7 @@ public sealed record PlanEstimate(
     public double ThroughputPerS => BottleneckMs > 0 ? 1000.0 / BottleneckMs : double.PositiveInfinity;
 
     /// <summary>The figure <paramref name="objective"/> minimises (ms, J, or ms + weight x J).</summary>
-    public double Value(Objective objective) => objective.Kind switch
-    {
-        ObjectiveKind.Latency => LatencyMs,
-        ObjectiveKind.Energy => EnergyJ,
-        ObjectiveKind.Weighted => LatencyMs + (objective.EnergyWeightMsPerJoule * EnergyJ),
-        ObjectiveKind.Throughput => BottleneckMs,
-        _ => throw new ArgumentOutOfRangeException(nameof(objective)),
-    };
+    public double Value(Objective objective) => objective.Of(LatencyMs, EnergyJ, BottleneckMs);
 }
 
 /// <summary>
@@ -99,6 +92,8 @@ public sealed class CostModel
             for (var k = 0; k < plan.Stages.Count; k++)
             {
                 var stage = plan.Stages[k];
+                // A tile group's time is several devices' at once: it says nothing about one device's speed.
+                if (stage.Tiles is not null) continue;
                 var device = state.Devices.FirstOrDefault(d => d.Name == stage.Device);
                 if (device is null) continue;
                 var raw = RawComputeMs(state, device, stage.FirstNode, stage.LastNode);
@@ -158,6 +153,7 @@ public sealed class CostModel
     /// <summary>Predicts the figures of <paramref name="plan"/> in <paramref name="state"/> with the current corrections.</summary>
     public PlanEstimate Estimate(PlanningState state, Plan plan)
     {
+        if (plan.Stages.Any(s => s.Tiles is not null)) return TileGroupCost.Estimate(this, state, plan);
         var profile = state.Profile;
         var n = profile.NodeCount;
         var stages = plan.Stages;
@@ -198,7 +194,7 @@ public sealed class CostModel
             {
                 return Infeasible($"stage {k} needs {memory[k]} bytes on {device.Name}, budget {device.MemoryBudgetBytes}");
             }
-            AddHop(k == 0 ? state.SourceDevice : stages[k - 1].Device, stage.Device, k == 0 ? profile.InputBytes : profile.CutBytes[stages[k - 1].LastNode]);
+            AddHop(k == 0 ? state.EntryDevice ?? state.SourceDevice : stages[k - 1].Device, stage.Device, k == 0 ? profile.InputBytes : profile.CutBytes[stages[k - 1].LastNode]);
             computeMs[k] = RawComputeMs(state, device, stage.FirstNode, stage.LastNode) * DeviceFactor(device.Name);
             latency += computeMs[k];
             bottleneck = Math.Max(bottleneck, computeMs[k]);

@@ -27,13 +27,13 @@ public static class PlanExtensions
 {
     /// <summary>The placement without the version, e.g. <c>pi[0..10]|laptop[11..52]</c>; equal signatures = same placement.</summary>
     public static string Signature(this Plan plan) =>
-        string.Join("|", plan.Stages.Select(s => $"{s.Device}[{s.FirstNode}..{s.LastNode}]"));
+        string.Join("|", plan.Stages.Select(s => s.Tiles is null ? $"{s.Device}[{s.FirstNode}..{s.LastNode}]" : $"{s.Tiles}[{s.FirstNode}..{s.LastNode}]->{s.Device}"));
 
     public static bool SamePlacement(this Plan plan, Plan? other) => other is not null && plan.Signature() == other.Signature();
 
     /// <summary>Every device of the plan exists in <paramref name="state"/>.</summary>
     public static bool RunsOn(this Plan plan, PlanningState state) =>
-        plan.Stages.All(s => state.Devices.Any(d => d.Name == s.Device));
+        plan.Stages.All(s => state.Devices.Any(d => d.Name == s.Device) && (s.Tiles?.Devices.All(t => state.Devices.Any(d => d.Name == t)) ?? true));
 }
 
 /// <summary>

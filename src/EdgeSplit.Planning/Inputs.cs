@@ -38,6 +38,7 @@ public sealed record LinkSpec(string From, string To, double BytesPerSecond, dou
 /// <see cref="DeviceNodeMs"/> holds measured times for a device, which then win. Memory of a
 /// segment is the sum over its nodes of weights + activations (conservative: every activation
 /// counted as if alive at once). <see cref="CutBytes"/>[i] crosses cut i (between node i and i+1).
+/// With <see cref="Tiling"/>, the optimal planner also considers tile groups at the start.
 /// </summary>
 public sealed record SegmentProfile(
     IReadOnlyList<double> ReferenceNodeMs,
@@ -45,7 +46,8 @@ public sealed record SegmentProfile(
     IReadOnlyList<long> CutBytes,
     long InputBytes,
     long OutputBytes,
-    IReadOnlyDictionary<string, IReadOnlyList<double>>? DeviceNodeMs = null)
+    IReadOnlyDictionary<string, IReadOnlyList<double>>? DeviceNodeMs = null,
+    TilingProfile? Tiling = null)
 {
     public int NodeCount => ReferenceNodeMs.Count;
 
@@ -70,7 +72,16 @@ public sealed record SegmentProfile(
         {
             if (times.Count != n) throw new ArgumentException($"device {device} has {times.Count} node times, the model has {n} nodes");
         }
+        Tiling?.Validate();
         return this;
+    }
+
+    /// <summary>Nodes <paramref name="firstNode"/>.. as a model of their own, whose input is the cut before them.</summary>
+    internal SegmentProfile Suffix(int firstNode)
+    {
+        IReadOnlyList<T> From<T>(IReadOnlyList<T> values, int start) => [.. values.Skip(start)];
+        return new SegmentProfile(From(ReferenceNodeMs, firstNode), From(NodeMemoryBytes, firstNode), From(CutBytes, firstNode), CutBytes[firstNode - 1], OutputBytes,
+            DeviceNodeMs?.ToDictionary(p => p.Key, p => From(p.Value, firstNode)));
     }
 }
 
@@ -89,6 +100,12 @@ public sealed record PlanningState(
         Devices.FirstOrDefault(d => d.Name == name) ?? throw new ArgumentException($"unknown device '{name}'");
 
     public LinkSpec? Link(string from, string to) => Links.FirstOrDefault(l => l.From == from && l.To == to);
+
+    /// <summary>Where the input of the first stage comes from, when not the source: a tile group's gatherer, for the stages after it.</summary>
+    internal string? EntryDevice { get; init; }
+
+    /// <summary>The stages after a tile group: nodes <paramref name="firstNode"/>.. with their input on <paramref name="entry"/>, results back to the source.</summary>
+    internal PlanningState Suffix(int firstNode, string entry) => this with { Profile = Profile.Suffix(firstNode), EntryDevice = entry };
 
     /// <summary>A copy with one device replaced by <paramref name="change"/>(device).</summary>
     public PlanningState WithDevice(string name, Func<DeviceSpec, DeviceSpec> change) =>
@@ -141,6 +158,16 @@ public sealed record Objective(ObjectiveKind Kind, double EnergyWeightMsPerJoule
     public static Objective Energy { get; } = new(ObjectiveKind.Energy);
     public static Objective Throughput { get; } = new(ObjectiveKind.Throughput);
     public static Objective Weighted(double energyWeightMsPerJoule) => new(ObjectiveKind.Weighted, energyWeightMsPerJoule);
+
+    /// <summary>The figure this objective minimises, from a plan's (or part of a plan's) latency, energy and bottleneck.</summary>
+    public double Of(double latencyMs, double energyJ, double bottleneckMs) => Kind switch
+    {
+        ObjectiveKind.Latency => latencyMs,
+        ObjectiveKind.Energy => energyJ,
+        ObjectiveKind.Weighted => latencyMs + (EnergyWeightMsPerJoule * energyJ),
+        ObjectiveKind.Throughput => bottleneckMs,
+        _ => throw new ArgumentOutOfRangeException(nameof(Kind)),
+    };
 
     /// <summary>Parses latency|energy|throughput|weighted (the CLI spelling).</summary>
     public static Objective Parse(string text, double energyWeightMsPerJoule = 100) => text.Trim().ToLowerInvariant() switch

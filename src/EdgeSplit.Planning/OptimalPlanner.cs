@@ -23,41 +23,45 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     public Plan Plan(PlanningState state, Objective objective)
     {
         var tables = CostModel.Compile(state);
-        var solution = Solve(tables, objective) ?? throw new NoFeasiblePlanException(
+        // With a tiling profile, tile groups at the start are other ways into the chain.
+        var tiles = state.Profile.Tiling is null ? null : new TileGroupEntries(CostModel, state, tables);
+        var solution = Solve(tables, objective, tiles) ?? throw new NoFeasiblePlanException(
             $"no placement of {tables.NodeCount} nodes on {tables.DeviceCount} devices fits the memory budgets and links; add memory or devices");
-        return tables.ToPlan(solution.Stages);
+        return solution.Entry >= 0 ? tiles!.ToPlan(solution) : tables.ToPlan(solution.Stages);
     }
 
-    internal sealed record Solution(double Value, IReadOnlyList<(int Device, int First, int Last)> Stages);
+    /// <summary>A DP result; <c>Entry</c> is the way in (<see cref="IChainEntries"/>) its first stage starts from, -1 for the source's input.</summary>
+    internal sealed record Solution(double Value, IReadOnlyList<(int Device, int First, int Last)> Stages, int Entry = -1);
 
-    internal static Solution? Solve(CostTables t, Objective objective)
+    internal static Solution? Solve(CostTables t, Objective objective, IChainEntries? entries = null)
     {
         if (t.DeviceCount > MaxDevices) throw new EdgeSplit.Graph.BadInputException($"optimal plans at most {MaxDevices} devices, got {t.DeviceCount}; use greedy");
         switch (objective.Kind)
         {
-            case ObjectiveKind.Latency: return Solve(t, 1, 0, double.PositiveInfinity);
-            case ObjectiveKind.Energy: return Solve(t, 0, 1, double.PositiveInfinity);
-            case ObjectiveKind.Weighted: return Solve(t, 1, objective.EnergyWeightMsPerJoule, double.PositiveInfinity);
+            case ObjectiveKind.Latency: return Solve(t, 1, 0, double.PositiveInfinity, entries);
+            case ObjectiveKind.Energy: return Solve(t, 0, 1, double.PositiveInfinity, entries);
+            case ObjectiveKind.Weighted: return Solve(t, 1, objective.EnergyWeightMsPerJoule, double.PositiveInfinity, entries);
             case ObjectiveKind.Throughput:
-                var best = Solve(t, 1, 0, double.PositiveInfinity);
+                var best = Solve(t, 1, 0, double.PositiveInfinity, entries);
                 if (best is null) return null;
-                double lo = LowerBound(t), hi = Bottleneck(t, best.Stages);
+                // Tiles split a node over devices, so the per-node bound does not hold with entries.
+                double lo = entries is null ? LowerBound(t) : 0, hi = Bottleneck(t, best, entries);
                 // Each feasible probe drops hi to a real plan's bottleneck; stop within ThroughputTolerance.
                 for (var i = 0; i < 100 && hi - lo > (ThroughputTolerance * hi) + 1e-12; i++)
                 {
                     var mid = (lo + hi) / 2;
-                    var probe = Solve(t, 1, 0, mid);
+                    var probe = Solve(t, 1, 0, mid, entries);
                     if (probe is null)
                     {
                         lo = mid;
                     }
                     else
                     {
-                        hi = Bottleneck(t, probe.Stages);
+                        hi = Bottleneck(t, probe, entries);
                     }
                 }
-                var final = Solve(t, 1, 0, hi)!;
-                return final with { Value = Bottleneck(t, final.Stages) };
+                var final = Solve(t, 1, 0, hi, entries)!;
+                return final with { Value = Bottleneck(t, final, entries) };
             default:
                 throw new ArgumentOutOfRangeException(nameof(objective));
         }
@@ -80,9 +84,12 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     }
 
     /// <summary>The slowest stage or hop of a solution, with the same arithmetic as the DP's cap test.</summary>
-    internal static double Bottleneck(CostTables t, IReadOnlyList<(int Device, int First, int Last)> stages)
+    internal static double Bottleneck(CostTables t, IReadOnlyList<(int Device, int First, int Last)> stages) => Bottleneck(t, new Solution(0, stages), null);
+
+    private static double Bottleneck(CostTables t, Solution solution, IChainEntries? entries)
     {
-        var worst = t.TransferMs(t.Source, stages[0].Device, t.InputBytes);
+        var stages = solution.Stages;
+        var worst = solution.Entry >= 0 ? entries!.Bottleneck(solution.Entry) : t.TransferMs(t.Source, stages[0].Device, t.InputBytes);
         for (var k = 0; k < stages.Count; k++)
         {
             worst = Math.Max(worst, t.ComputeMs(stages[k].Device, stages[k].First, stages[k].Last));
@@ -97,7 +104,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     /// Minimises sum(wLatency x ms + wEnergy x J) with every stage and hop at most
     /// <paramref name="capMs"/>; null when nothing is feasible.
     /// </summary>
-    internal static Solution? Solve(CostTables t, double wLatency, double wEnergy, double capMs)
+    internal static Solution? Solve(CostTables t, double wLatency, double wEnergy, double capMs, IChainEntries? entries = null)
     {
         int devices = t.DeviceCount, nodes = t.NodeCount, masks = 1 << devices, states = masks * devices;
         var weight = new double[devices];
@@ -117,6 +124,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
         var tail = new int[states];
         var hop = new double[devices * devices];
         var anyBounded = unbounded.Contains(false);
+        var ways = entries?.Costs(wLatency, wEnergy, capMs);
         // Start and value side by side: the front and back of a short queue then share a cache line.
         var queue = anyBounded ? ArrayPool<QueueEntry>.Shared.Rent(states * nodes) : [];
         var bestStart = ArrayPool<int>.Shared.Rent(states * nodes);
@@ -140,6 +148,16 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
             for (var b = 0; b < nodes; b++)
             {
                 var last = b == nodes - 1;
+                for (var d = 0; b > 0 && ways is not null && d < devices; d++)
+                {
+                    // Entering node b on device d from outside the chain (e.g. a tile group's gather) starts a first stage there.
+                    var st = ((1 << d) * devices) + d;
+                    if (ways.Cost[(b * devices) + d] < startCur[st])
+                    {
+                        startCur[st] = ways.Cost[(b * devices) + d];
+                        parent[(b * states) + st] = -2;
+                    }
+                }
                 // The cost of every hop after node b, computed once per node rather than per state.
                 for (var d = 0; d < devices; d++)
                 {
@@ -238,6 +256,7 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
             var stages = new List<(int, int, int)>();
             var state = bestState;
             var end = nodes - 1;
+            var entry = -1;
             while (true)
             {
                 var device = state % devices;
@@ -245,12 +264,13 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
                 var first = bestStart[(end * states) + state];
                 stages.Add((device, first, end));
                 int previous = parent[(first * states) + state];
+                if (previous == -2) entry = ways!.Choice[(first * devices) + device];
                 if (previous < 0) break;
                 state = ((mask & ~(1 << device)) * devices) + previous;
                 end = first - 1;
             }
             stages.Reverse();
-            return new Solution(best, stages);
+            return new Solution(best, stages, entry);
         }
         finally
         {
@@ -265,3 +285,19 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
 
     private readonly record struct QueueEntry(double Value, int Start);
 }
+
+/// <summary>
+/// Ways into the chain other than the source's input, for the DP: a first stage may start at node
+/// b >= 1 on device d at a price, e.g. after a tile group over nodes 0..b-1 (<see cref="TileGroupEntries"/>).
+/// </summary>
+internal interface IChainEntries
+{
+    /// <summary>The cheapest way in per [node * devices + device], as wLatency x ms + wEnergy x J, every part within the cap.</summary>
+    EntryCosts Costs(double wLatency, double wEnergy, double capMs);
+
+    /// <summary>The slowest part (compute or transfer) of the way in numbered <paramref name="choice"/>.</summary>
+    double Bottleneck(int choice);
+}
+
+/// <summary>Per [node * devices + device]: the cost of the cheapest way in (infinite for none) and its number.</summary>
+internal sealed record EntryCosts(double[] Cost, int[] Choice);

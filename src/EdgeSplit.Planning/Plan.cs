@@ -4,8 +4,10 @@ namespace EdgeSplit.Planning;
 /// One stage of a plan: <paramref name="Device"/> runs the model's compute nodes
 /// <paramref name="FirstNode"/>..<paramref name="LastNode"/> (inclusive, topological order).
 /// The boundary after a stage is the cut whose index equals its <see cref="LastNode"/>.
+/// With <paramref name="Tiles"/>, the first stage runs as a tile group instead: the tiles run
+/// on their devices at once and <paramref name="Device"/> gathers (see <see cref="TileGroup"/>).
 /// </summary>
-public sealed record Stage(string Device, int FirstNode, int LastNode);
+public sealed record Stage(string Device, int FirstNode, int LastNode, TileGroup? Tiles = null);
 
 /// <summary>
 /// A versioned assignment of consecutive segments to devices. Stages are contiguous and cover
@@ -38,6 +40,6 @@ public sealed record Plan(long Version, IReadOnlyList<Stage> Stages)
         return new Plan(version, stages);
     }
 
-    public override string ToString() =>
-        $"v{Version}: " + string.Join(" | ", Stages.Select(s => $"{s.Device}[{s.FirstNode}..{s.LastNode}]"));
+    public override string ToString() => $"v{Version}: " + string.Join(" | ", Stages.Select(s =>
+        s.Tiles is null ? $"{s.Device}[{s.FirstNode}..{s.LastNode}]" : $"{s.Tiles}[{s.FirstNode}..{s.LastNode}]->{s.Device}"));
 }

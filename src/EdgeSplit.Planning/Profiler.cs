@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeSplit.Graph;
 using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Providers;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
 using Onnx;
@@ -14,7 +15,8 @@ namespace EdgeSplit.Planning;
 public sealed record SegmentTiming(int FirstNode, int LastNode, double MedianMs, int Runs);
 
 /// <summary>
-/// Per-node compute times of one model on one device profile, measured with ONNX Runtime.
+/// Per-node compute times of one model on one device profile and execution provider (the
+/// provider the sessions really ran on: <c>cpu</c>, <c>cuda</c>...), measured with ONNX Runtime.
 /// <see cref="NodeMs"/>[i] is node i's share of its segment's measured wall time, split by
 /// ORT's per-node kernel times (nodes ORT fused into a neighbour get 0), so any segment's time
 /// is a prefix-sum difference even for segments never run as such.
@@ -26,7 +28,8 @@ public sealed record NodeTimingProfile(
     DateTimeOffset MeasuredAt,
     int IntraOpThreads,
     IReadOnlyList<double> NodeMs,
-    IReadOnlyList<SegmentTiming> Segments)
+    IReadOnlyList<SegmentTiming> Segments,
+    string Provider = "cpu")
 {
     public double SegmentMs(int firstNode, int lastNode)
     {
@@ -36,8 +39,8 @@ public sealed record NodeTimingProfile(
     }
 }
 
-/// <summary>How long and how hard to measure.</summary>
-public sealed record ProfilerOptions(int WarmupRuns = 2, int TimedRuns = 10, int ProfiledRuns = 3, int IntraOpThreads = 1);
+/// <summary>How long and how hard to measure, and on which execution provider (the CPU when null).</summary>
+public sealed record ProfilerOptions(int WarmupRuns = 2, int TimedRuns = 10, int ProfiledRuns = 3, int IntraOpThreads = 1, ProviderChoice? Provider = null);
 
 /// <summary>
 /// Measures per-node compute times of real partitions on this device with ONNX Runtime, and turns
@@ -68,14 +71,16 @@ public static class Profiler
         var segments = new List<SegmentTiming>(partitions.Count);
         var carried = inputs.ToDictionary(t => t.Name, StringComparer.Ordinal);
         var scratch = Directory.CreateTempSubdirectory("edgesplit-profile-");
+        var provider = ProviderUse.Cpu;
         try
         {
             foreach (var partition in partitions)
             {
                 IReadOnlyList<TensorData> outputs;
                 var wallMs = new double[options.TimedRuns];
-                using (var session = new ModelSession(partition.OnnxBytes, options.IntraOpThreads))
+                using (var session = new ModelSession(partition.OnnxBytes, options.IntraOpThreads, options.Provider))
                 {
+                    provider = session.Provider;
                     outputs = session.Run(carried);
                     for (var i = 1; i < options.WarmupRuns; i++) session.Run(carried);
                     for (var i = 0; i < wallMs.Length; i++)
@@ -113,7 +118,7 @@ public static class Profiler
         {
             scratch.Delete(recursive: true);
         }
-        return new NodeTimingProfile(1, ModelSha256(model), deviceProfile, DateTimeOffset.UtcNow, options.IntraOpThreads, nodeMs, segments);
+        return new NodeTimingProfile(1, ModelSha256(model), deviceProfile, DateTimeOffset.UtcNow, options.IntraOpThreads, nodeMs, segments, provider.Used);
     }
 
     /// <summary>The node a trace name belongs to; ORT may append suffixes such as <c>_nchwc</c> to names it rewrites.</summary>
@@ -134,12 +139,13 @@ public static class Profiler
         string path;
         // Unoptimised, so no node is fused away or renamed and every node gets its own kernel time;
         // only the shares are used, the totals come from the optimised session's wall time.
-        using (var sessionOptions = OrtSessions.CreateOptions(options.IntraOpThreads, optimize: false))
         {
-            // The prefix first: setting EnableProfiling hands ORT the prefix current at that moment.
-            sessionOptions.ProfileOutputPathPrefix = Path.Combine(scratch, $"p{partition.Index}");
-            sessionOptions.EnableProfiling = true;
-            using var session = new InferenceSession(partition.OnnxBytes, sessionOptions);
+            using var session = OrtSessions.Create(partition.OnnxBytes, options.IntraOpThreads, options.Provider ?? ProviderChoice.Cpu, out _, optimize: false, configure: sessionOptions =>
+            {
+                // The prefix first: setting EnableProfiling hands ORT the prefix current at that moment.
+                sessionOptions.ProfileOutputPathPrefix = Path.Combine(scratch, $"p{partition.Index}");
+                sessionOptions.EnableProfiling = true;
+            });
             var values = session.InputNames.Select(n => inputs[n].ToOrtValue()).ToList();
             try
             {
@@ -229,27 +235,27 @@ public static class Profiler
 }
 
 /// <summary>
-/// Stored node-time profiles, one JSON file per (model hash, device profile) in a directory:
+/// Stored node-time profiles, one JSON file per (model hash, device profile, provider) in a directory:
 /// reused across runs, replaced when fresh measurements drift from them.
 /// </summary>
 public sealed class ProfileStore(string directory)
 {
     public string Directory { get; } = directory;
 
-    public string PathFor(string modelSha256, string deviceProfile)
+    public string PathFor(string modelSha256, string deviceProfile, string provider = "cpu")
     {
-        var safe = string.Concat(deviceProfile.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
-        return Path.Combine(Directory, $"{modelSha256}.{safe}.json");
+        static string Safe(string text) => string.Concat(text.Select(c => char.IsLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+        return Path.Combine(Directory, $"{modelSha256}.{Safe(deviceProfile)}.{Safe(provider)}.json");
     }
 
-    public NodeTimingProfile? TryLoad(string modelSha256, string deviceProfile)
+    public NodeTimingProfile? TryLoad(string modelSha256, string deviceProfile, string provider = "cpu")
     {
-        var path = PathFor(modelSha256, deviceProfile);
+        var path = PathFor(modelSha256, deviceProfile, provider);
         if (!File.Exists(path)) return null;
         try
         {
             var profile = JsonSerializer.Deserialize(File.ReadAllText(path), ProfileJson.Default.NodeTimingProfile);
-            return profile is { FormatVersion: 1 } && profile.ModelSha256 == modelSha256 ? profile : null;
+            return profile is { FormatVersion: 1 } && profile.ModelSha256 == modelSha256 && profile.Provider == provider ? profile : null;
         }
         catch (JsonException)
         {
@@ -262,16 +268,16 @@ public sealed class ProfileStore(string directory)
     public void Save(NodeTimingProfile profile)
     {
         System.IO.Directory.CreateDirectory(Directory);
-        var path = PathFor(profile.ModelSha256, profile.DeviceProfile);
+        var path = PathFor(profile.ModelSha256, profile.DeviceProfile, profile.Provider);
         var temp = Path.Combine(Directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         File.WriteAllText(temp, JsonSerializer.Serialize(profile, ProfileJson.Default.NodeTimingProfile));
         File.Move(temp, path, overwrite: true);
     }
 
     /// <summary>The stored profile, or a fresh measurement that is then stored.</summary>
-    public NodeTimingProfile GetOrMeasure(string modelSha256, string deviceProfile, Func<NodeTimingProfile> measure)
+    public NodeTimingProfile GetOrMeasure(string modelSha256, string deviceProfile, Func<NodeTimingProfile> measure, string provider = "cpu")
     {
-        var stored = TryLoad(modelSha256, deviceProfile);
+        var stored = TryLoad(modelSha256, deviceProfile, provider);
         if (stored is not null) return stored;
         var fresh = measure();
         Save(fresh);

@@ -1,18 +1,23 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using EdgeSplit.Runtime.Providers;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace EdgeSplit.Runtime;
 
 /// <summary>The result of running the whole model on one device (the proposal's pathway 1).</summary>
-public sealed record BaselineResult(LatencyStats Latency, int WarmupRuns, IReadOnlyList<int> Top5, IReadOnlyList<float> Top5Scores);
+public sealed record BaselineResult(LatencyStats Latency, int WarmupRuns, IReadOnlyList<int> Top5, IReadOnlyList<float> Top5Scores)
+{
+    /// <summary>The execution provider the session really ran on.</summary>
+    public ProviderUse Provider { get; init; } = ProviderUse.Cpu;
+}
 
 /// <summary>Runs the monolithic model repeatedly and reports latency percentiles and the top-5 classes.</summary>
 public static class BaselineRunner
 {
-    public static BaselineResult Run(byte[] onnxModel, IReadOnlyList<TensorData> inputs, int count, int intraOpThreads, CancellationToken cancellation = default)
+    public static BaselineResult Run(byte[] onnxModel, IReadOnlyList<TensorData> inputs, int count, int intraOpThreads, CancellationToken cancellation = default, ProviderChoice? provider = null)
     {
-        using var session = new ModelSession(onnxModel, intraOpThreads);
+        using var session = new ModelSession(onnxModel, intraOpThreads, provider);
         var warmup = Math.Clamp(count / 10, 2, 10);
         IReadOnlyList<TensorData> outputs = [];
         for (var i = 0; i < warmup; i++)
@@ -29,7 +34,7 @@ public static class BaselineRunner
             latencies[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
         var (top, scores) = TopK(outputs[0], 5);
-        return new BaselineResult(LatencyStats.From(latencies), warmup, top, scores);
+        return new BaselineResult(LatencyStats.From(latencies), warmup, top, scores) { Provider = session.Provider };
     }
 
     /// <summary>Indices and values of the k largest scores of the first sample of a float output.</summary>

@@ -1,4 +1,5 @@
 using EdgeSplit.Graph;
+using EdgeSplit.Runtime.Providers;
 
 namespace EdgeSplit.Runtime;
 
@@ -11,11 +12,26 @@ public sealed class ChainRunner : IDisposable
     private readonly IReadOnlyList<Partition> _partitions;
     private readonly List<ModelSession> _sessions;
 
-    public ChainRunner(IReadOnlyList<Partition> partitions, int intraOpThreads = 1)
+    public ChainRunner(IReadOnlyList<Partition> partitions, int intraOpThreads = 1, ProviderChoice? provider = null)
     {
         _partitions = partitions;
-        _sessions = [.. partitions.Select(p => new ModelSession(p.OnnxBytes, intraOpThreads))];
+        _sessions = [];
+        try
+        {
+            foreach (var partition in partitions)
+            {
+                _sessions.Add(new ModelSession(partition.OnnxBytes, intraOpThreads, provider));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
+
+    /// <summary>The provider each partition's session really runs on, in order.</summary>
+    public IReadOnlyList<ProviderUse> Providers => [.. _sessions.Select(s => s.Provider)];
 
     /// <param name="inputs">The model's inputs.</param>
     /// <param name="onHop">Applied to every tensor sent from one stage to the next (e.g. a lossy codec round trip).</param>

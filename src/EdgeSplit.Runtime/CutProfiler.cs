@@ -49,7 +49,7 @@ public static class CutProfiler
         facts.ToDictionary(f => f.Key, f => (TensorProto.Types.DataType)(int)f.Value.ElementType, StringComparer.Ordinal);
 
     /// <summary>The model with extra graph outputs; tensors are shared with the original, not copied.</summary>
-    private static byte[] WithOutputs(OnnxModel model, IReadOnlyList<string> names)
+    internal static byte[] WithOutputs(OnnxModel model, IReadOnlyList<string> names)
     {
         var source = model.Proto;
         var graph = new GraphProto { Name = source.Graph.Name };

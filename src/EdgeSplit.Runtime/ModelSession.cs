@@ -1,3 +1,4 @@
+using EdgeSplit.Runtime.Providers;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeSplit.Runtime;
@@ -8,11 +9,15 @@ public sealed class ModelSession : IDisposable
     private readonly InferenceSession _session;
     private readonly string[] _outputNames;
 
-    public ModelSession(byte[] onnxModel, int intraOpThreads = 1)
+    /// <param name="onnxModel">Serialized ONNX.</param>
+    /// <param name="intraOpThreads">ONNX Runtime's intra-op threads.</param>
+    /// <param name="provider">The execution provider; the CPU when null.</param>
+    public ModelSession(byte[] onnxModel, int intraOpThreads = 1, ProviderChoice? provider = null)
     {
         try
         {
-            _session = OrtSessions.Create(onnxModel, intraOpThreads);
+            _session = OrtSessions.Create(onnxModel, intraOpThreads, provider ?? ProviderChoice.Cpu, out var used);
+            Provider = used;
         }
         catch (OnnxRuntimeException ex)
         {
@@ -23,6 +28,9 @@ public sealed class ModelSession : IDisposable
     }
 
     public IReadOnlyList<string> InputNames { get; }
+
+    /// <summary>The execution provider this session really runs on.</summary>
+    public ProviderUse Provider { get; }
 
     public IReadOnlyList<string> OutputNames => _outputNames;
 

@@ -1,4 +1,5 @@
 using EdgeSplit.Graph;
+using EdgeSplit.Runtime.Providers;
 
 namespace EdgeSplit.Runtime;
 
@@ -8,6 +9,9 @@ public sealed record CutCheck(int Cut, double MaxAbsDiff, double Tolerance, bool
 /// <summary>The outcome of <see cref="Verifier.Verify"/>.</summary>
 public sealed record VerifyReport(int CutsChecked, double MaxAbsDiff, IReadOnlyList<CutCheck> Checks)
 {
+    /// <summary>The provider the monolithic reference session really ran on (the partitions' sessions are created alike).</summary>
+    public ProviderUse Provider { get; init; } = ProviderUse.Cpu;
+
     public bool Passed => Checks.All(c => c.Passed);
 }
 
@@ -42,25 +46,28 @@ public static class Verifier
         Func<TensorData, TensorData>? onHop = null,
         IReadOnlyDictionary<string, Onnx.TensorProto.Types.DataType>? measuredTypes = null,
         Action<CutCheck>? progress = null,
-        CancellationToken cancellation = default)
+        CancellationToken cancellation = default,
+        ProviderChoice? provider = null)
     {
         IReadOnlyList<TensorData> reference;
-        using (var whole = new ModelSession(Google.Protobuf.MessageExtensions.ToByteArray(model.Proto), intraOpThreads))
+        ProviderUse used;
+        using (var whole = new ModelSession(Google.Protobuf.MessageExtensions.ToByteArray(model.Proto), intraOpThreads, provider))
         {
             reference = whole.Run(inputs);
+            used = whole.Provider;
         }
         var partitioner = new Partitioner(model, measuredTypes);
         var checks = new List<CutCheck>(cuts.Count);
         foreach (var cut in cuts)
         {
             cancellation.ThrowIfCancellationRequested();
-            using var chain = new ChainRunner(partitioner.Split([cut]), intraOpThreads);
+            using var chain = new ChainRunner(partitioner.Split([cut]), intraOpThreads, provider);
             var chained = chain.Run(inputs, onHop).ToDictionary(t => t.Name, StringComparer.Ordinal);
             var check = Compare(cut, reference, chained);
             checks.Add(check);
             progress?.Invoke(check);
         }
-        return new VerifyReport(checks.Count, checks.Count == 0 ? 0 : checks.Max(c => c.MaxAbsDiff), checks);
+        return new VerifyReport(checks.Count, checks.Count == 0 ? 0 : checks.Max(c => c.MaxAbsDiff), checks) { Provider = used };
     }
 
     /// <summary>Compares every reference output with its chained twin.</summary>

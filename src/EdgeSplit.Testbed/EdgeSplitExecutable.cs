@@ -1,7 +1,9 @@
+using System.Globalization;
+
 namespace EdgeSplit.Testbed;
 
 /// <summary>
-/// How to start the <c>edgesplit</c> CLI as a child process (agents, loads, the reference workload):
+/// How to start the <c>edgesplit</c> CLI as a child process (agents, loads, the speed probe):
 /// <c>dotnet edgesplit.dll ...</c> from the application's own directory.
 /// </summary>
 public static class EdgeSplitExecutable
@@ -24,18 +26,21 @@ public static class EdgeSplitExecutable
     }
 
     /// <summary>
-    /// The agent of a device: <c>edgesplit agent --name N --listen 0.0.0.0:PORT --threads CORES</c>
-    /// (all addresses of its own namespace; 127.0.0.1 in the loopback fallback).
+    /// The agent of a device: <c>edgesplit agent --name N --listen 0.0.0.0:PORT --threads 1 --cache DIR</c>
+    /// (all addresses of its own namespace; 127.0.0.1 in the loopback fallback). One ORT thread: the device's
+    /// speed is the stretch of that thread's CPU time.
     /// </summary>
     public static ProcessLaunch Agent(Config.TestbedDevice device, DeviceState state) =>
         Command("agent", "--name", device.Name, "--listen", $"{(state.Namespace is null ? "127.0.0.1" : "0.0.0.0")}:{state.Port}",
-            "--threads", state.EmulatedCores.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            "--threads", "1", "--cache", Path.Combine(Path.GetDirectoryName(state.LinksFile)!, "cache", device.Name));
 
-    public static ProcessLaunch Workload(int threads, double units) =>
-        Command("testbed", "workload", "--threads", threads.ToString(System.Globalization.CultureInfo.InvariantCulture), "--units", units.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>The speed probe of <c>testbed check</c>: one reference model, run on request inside a device.</summary>
+    public static ProcessLaunch Probe(string model) => Command("testbed", "probe", "--model", model);
 
-    public static ProcessLaunch Load(int cpuThreads, int memoryMb, TimeSpan duration) =>
-        Command("testbed", "load", "--cpu-threads", cpuThreads.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--memory-mb", memoryMb.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--seconds", duration.TotalSeconds.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary>A scenario load: <paramref name="cpuThreads"/> busy threads using <paramref name="cores"/> host cores in all, and/or touched memory.</summary>
+    public static ProcessLaunch Load(int cpuThreads, double cores, int memoryMb, TimeSpan duration) =>
+        Command("testbed", "load", "--cpu-threads", cpuThreads.ToString(CultureInfo.InvariantCulture),
+            "--cores", cores.ToString("0.#####", CultureInfo.InvariantCulture),
+            "--memory-mb", memoryMb.ToString(CultureInfo.InvariantCulture),
+            "--seconds", duration.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture));
 }

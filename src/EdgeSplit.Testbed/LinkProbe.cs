@@ -10,6 +10,8 @@ namespace EdgeSplit.Testbed;
 /// and small request/response exchanges for RTT, each sender adding the link's one-way latency as the
 /// agents do. Bandwidth is TCP goodput in the steady state (after the first fifth of the bytes, so the
 /// tbf burst and slow start do not count); framing overhead makes it ~4% under the shaped line rate.
+/// Figures are on the host's clock: under time dilation divide the RTT and multiply the bandwidth by the
+/// factor to get the emulated link's.
 /// </summary>
 public static class LinkProbe
 {
@@ -21,7 +23,7 @@ public static class LinkProbe
         using (listener)
         using (client)
         {
-            var bytes = (long)Math.Clamp(link.BandwidthMbps * 1e6 / 8 * duration.TotalSeconds, 256 * 1024, 128L * 1024 * 1024);
+            var bytes = (long)Math.Clamp(testbed.State.Dilation.Slow(link.BandwidthMbps) * 1e6 / 8 * duration.TotalSeconds, 256 * 1024, 128L * 1024 * 1024);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
             timeout.CancelAfter((duration * 4) + TimeSpan.FromSeconds(10));
             var accept = listener.AcceptAsync(timeout.Token).AsTask();
@@ -47,13 +49,13 @@ public static class LinkProbe
         using (client)
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            timeout.CancelAfter(TimeSpan.FromSeconds(30) + TimeSpan.FromMilliseconds(rounds * 4 * link.LatencyMs));
+            var latency = TimeSpan.FromMilliseconds(testbed.State.Dilation.StretchMs(link.LatencyMs));
+            timeout.CancelAfter(TimeSpan.FromSeconds(30) + (latency * rounds * 4));
             var accept = listener.AcceptAsync(timeout.Token).AsTask();
             await client.ConnectAsync(target, timeout.Token);
             client.NoDelay = true;
             using var server = await accept;
             server.NoDelay = true;
-            var latency = TimeSpan.FromMilliseconds(link.LatencyMs);
             var echo = Task.Run(async () =>
             {
                 var one = new byte[1];

@@ -15,6 +15,8 @@ public sealed record DeviceState
 {
     public required string Name { get; init; }
     public required string Profile { get; init; }
+    /// <summary>The compute unit emulated (cpu, or the board's gpu).</summary>
+    public required string Unit { get; init; }
     public string? Namespace { get; init; }
     /// <summary>Address the coordinator (root namespace) uses; in loopback mode 127.0.0.1.</summary>
     public required string ControlAddress { get; init; }
@@ -23,14 +25,21 @@ public sealed record DeviceState
     public IReadOnlyList<string> CgroupDirectories { get; init; } = [];
     public bool CgroupV2 { get; init; }
     public required string Cpus { get; init; }
-    public required double QuotaCores { get; init; }
+    /// <summary>Host cores the device uses while it computes without pause: its unit's speed in host cores over the dilation factor.</summary>
+    public required double BusyCores { get; init; }
     public required long MemoryBytes { get; init; }
-    public required double ConfiguredSlowdown { get; init; }
-    public required int EmulatedCores { get; init; }
+    /// <summary>Host wall seconds per host CPU second of inference (the agent stretches its compute to this; dilation included).</summary>
+    public required double Slowdown { get; init; }
+    /// <summary>Which reference model(s) the speed came from.</summary>
+    public required string SpeedBasis { get; init; }
+    /// <summary>Jobs that share the unit fairly (its cores; 1 for a GPU): the weight scenario loads get.</summary>
+    public required int Parallelism { get; init; }
     public required string LinksFile { get; init; }
     public required string LogFile { get; init; }
     public IReadOnlyList<string> Command { get; init; } = [];
     public int? Pid { get; set; }
+    /// <summary>Busy jobs a scenario runs beside the agent now (for the share of the unit it reports as taken).</summary>
+    public int CompetingJobs { get; set; }
 }
 
 /// <summary>A running emulated link: the veth ends, their addresses and the current shaping.</summary>
@@ -57,7 +66,10 @@ public sealed record TestbedState
     public required int Slot { get; init; }
     public required string Source { get; init; }
     public required string SpecFile { get; init; }
-    public required double HostRelativeCpuSpeed { get; init; }
+    /// <summary>This host's calibration the speeds came from, in one line.</summary>
+    public required string Host { get; init; }
+    /// <summary>The time dilation factor (1 = real time); see <see cref="TimeDilation"/>.</summary>
+    public double DilationFactor { get; init; } = 1;
     /// <summary>The process that owns a foreground testbed; when it dies the testbed is torn down. Null when detached.</summary>
     public int? OwnerPid { get; set; }
     public List<string> Namespaces { get; init; } = [];
@@ -79,6 +91,8 @@ public sealed record TestbedState
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         Converters = { new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower) },
     };
+
+    public TimeDilation Dilation => new(DilationFactor);
 
     public DeviceState Device(string name) => Devices.FirstOrDefault(d => d.Name == name)
         ?? throw new EdgeSplit.Graph.BadInputException($"testbed '{Name}' has no device '{name}'; it has {string.Join(", ", Devices.Select(d => d.Name))}");

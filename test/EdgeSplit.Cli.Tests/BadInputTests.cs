@@ -168,8 +168,8 @@ public sealed class BadInputTests : IDisposable
 
     [Theory]
     [InlineData("nosuch=0.5", "does not have")]
-    [InlineData("camera", "DEVICE=SPEED")]
-    [InlineData("camera=-1", "DEVICE=SPEED")]
+    [InlineData("camera", "DEVICE=FACTOR")]
+    [InlineData("camera=-1", "DEVICE=FACTOR")]
     public void A_bench_miscalibration_that_names_no_device_or_speed(string belief, string expected)
     {
         var examples = Path.Combine(RepositoryRoot(), "examples");
@@ -178,6 +178,16 @@ public sealed class BadInputTests : IDisposable
             "--scenario", Path.Combine(examples, "scenarios", "stable.yaml"),
             "--strategies", "optimal", "--believe", belief, "--out", Path.Combine(_dir, "bench")), expected);
         Assert.False(Directory.Exists(Path.Combine(_dir, "bench")));
+    }
+
+    [Fact]
+    public void An_agent_whose_emulation_file_gives_a_time_dilation_below_one()
+    {
+        var links = Path.Combine(_dir, "pi.links.json");
+        File.WriteAllText(links, """{"device": "pi", "cpu_slowdown": 2, "links": [], "time_dilation": 0.5}""");
+        var result = CliProcess.Run(TimeSpan.FromSeconds(60), new Dictionary<string, string> { ["EDGESPLIT_EMULATED_LINKS"] = links },
+            "agent", "--name", "pi", "--listen", "127.0.0.1:0", "--cache", Path.Combine(_dir, "cache"));
+        AssertBadInput(result, "time_dilation");
     }
 
     private static string RepositoryRoot()

@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace EdgeSplit.Cli.Tests;
 
 /// <summary>What one run of the real <c>edgesplit</c> executable printed and returned.</summary>
@@ -17,53 +15,12 @@ internal static class CliProcess
 
     public static CliResult Run(params string[] args) => Run(TimeSpan.FromMinutes(3), args);
 
-    public static CliResult Run(TimeSpan timeout, params string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add(Dll);
-        foreach (var arg in args)
-        {
-            start.ArgumentList.Add(arg);
-        }
-        start.Environment["NO_COLOR"] = "1";
-        var stdout = new System.Text.StringBuilder();
-        var stderr = new System.Text.StringBuilder();
-        using var process = new Process { StartInfo = start };
-        process.OutputDataReceived += (_, e) => Append(stdout, e.Data);
-        process.ErrorDataReceived += (_, e) => Append(stderr, e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        if (!process.WaitForExit(timeout))
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"edgesplit {string.Join(' ', args)} did not finish in {timeout}");
-        }
-        // Without a timeout, WaitForExit also waits for the redirected streams to end.
-        process.WaitForExit();
-        lock (stdout)
-        {
-            lock (stderr)
-            {
-                return new CliResult(process.ExitCode, stdout.ToString(), stderr.ToString());
-            }
-        }
-    }
+    public static CliResult Run(TimeSpan timeout, params string[] args) => Run(timeout, new Dictionary<string, string>(), args);
 
-    private static void Append(System.Text.StringBuilder text, string? line)
+    /// <summary>Runs with extra environment variables (e.g. <c>EDGESPLIT_ORT_LIBRARY</c>).</summary>
+    public static CliResult Run(TimeSpan timeout, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        if (line is null)
-        {
-            return;
-        }
-        lock (text)
-        {
-            text.Append(line).Append('\n');
-        }
+        var variables = new Dictionary<string, string>(environment) { ["NO_COLOR"] = "1" };
+        return ToolProcess.Run("dotnet", [Dll, .. args], timeout, Environment.CurrentDirectory, environment: variables);
     }
 }

@@ -7,16 +7,11 @@ namespace EdgeSplit.Cli.Tests;
 
 public sealed class CommandTests : IDisposable
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("edgesplit-cli-").FullName;
+    private readonly TempModelDirectory _models = new();
 
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
+    public void Dispose() => _models.Dispose();
 
-    private string Model(string name, Onnx.ModelProto proto)
-    {
-        var path = Path.Combine(_dir, name);
-        File.WriteAllBytes(path, proto.ToByteArray());
-        return path;
-    }
+    private string Model(string name, Onnx.ModelProto proto) => _models.Write(name, proto);
 
     private static JsonElement Json(CliResult result)
     {
@@ -46,7 +41,7 @@ public sealed class CommandTests : IDisposable
     public void Split_writes_standalone_partitions_and_a_plan_that_chain_to_the_monolithic_output()
     {
         var proto = TestModels.Residual();
-        var output = Path.Combine(_dir, "parts");
+        var output = Path.Combine(_models.Path, "parts");
 
         var json = Json(CliProcess.Run("split", Model("residual.onnx", proto), "--at", "3,9", "--out", output, "--json"));
 

@@ -164,6 +164,29 @@ public sealed class AgentProtocolTests
     }
 
     [Fact]
+    public async Task An_emulated_device_reports_the_share_its_links_file_says_other_jobs_take_as_its_cpu_load()
+    {
+        var dir = Directory.CreateTempSubdirectory("edgesplit-emulated-").FullName;
+        var links = Path.Combine(dir, "e.links.json");
+        Cluster.Monitoring.EmulatedLinks.Write(links, new Cluster.Monitoring.EmulatedLinksFile("e", 2, []) { CpuLoad = 0.4 });
+        await using var host = await AgentHost.StartAsync(new AgentOptions("e")
+        {
+            CacheDirectory = Path.Combine(dir, "cache"),
+            Emulation = Cluster.Monitoring.EmulatedLinks.Open(links),
+        });
+        var (channel, invoker) = GrpcChannels.Open(host.Address, null);
+        using var _ = channel;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var call = new Proto.Agent.AgentClient(invoker).Metrics(new Proto.MetricsRequest { IntervalMs = 100 }, cancellationToken: cts.Token);
+        Assert.True(await call.ResponseStream.MoveNext(cts.Token));
+        var sample = call.ResponseStream.Current;
+        // The host's /proc/stat counts every emulated device and tenant: the device's own load is the file's.
+        Assert.Equal(0.4, sample.CpuUtilisation, 6);
+        Assert.All(sample.CpuPerCore, core => Assert.Equal(0.4, core, 6));
+        Assert.Equal(0, sample.ProcessCpuUtilisation);
+    }
+
+    [Fact]
     public async Task Wrong_input_shape_is_refused_by_the_coordinator_with_invalid_argument()
     {
         await using var cluster = await TestCluster.StartAsync(SmallModels.Residual(), 1);

@@ -1,12 +1,16 @@
 using System.Text.Json;
 using EdgeSplit.Reports;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
 
 namespace EdgeSplit.Evaluation.Tests;
 
-/// <summary>A short real run: in-process agents on loopback (the fallback), real ORT, real gRPC, real report files.</summary>
+/// <summary>Short real runs: real agents (in this process, or as root in namespaces), real ORT, real gRPC, real report files.</summary>
 public sealed class ExperimentRunnerTests
 {
+    private const string NeedsRoot = "needs root with iproute2 (ip, tc) and cgroups: run the tests as root (CI does) to exercise the namespace testbed";
+
     private static string Repo([System.Runtime.CompilerServices.CallerFilePath] string here = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(here)!, "..", ".."));
 
@@ -15,12 +19,14 @@ public sealed class ExperimentRunnerTests
     {
         var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "three-device.yaml"));
         var stable = new Scenario("stable", TimeSpan.FromSeconds(4), []);
-        var experiment = new Experiment(["squeezenet"], testbed, stable, [Strategy.Static, Strategy.Optimal], Duration: TimeSpan.FromSeconds(4), Title: "test run");
+        var experiment = new Experiment(["squeezenet"], testbed, stable, [Strategy.Static, Strategy.Optimal], Duration: TimeSpan.FromSeconds(4), Title: "test run") { ForceInProcess = true };
         var frames = 0;
         var report = await new ExperimentRunner(experiment, new SyncProgress<LiveFrame>(_ => Interlocked.Increment(ref frames))).RunAsync();
 
         Assert.Equal(2, report.Results.Count);
         Assert.True(frames > 0, "the runner reported no progress");
+        Assert.EndsWith("(in-process emulation (no namespaces))", report.Title);
+        Assert.Contains("in-process emulation (in-process requested", report.Host);
         foreach (var result in report.Results)
         {
             Assert.Equal(0, result.Failed);
@@ -66,7 +72,7 @@ public sealed class ExperimentRunnerTests
             new SetLinkEvent(TimeSpan.FromSeconds(3), "camera", "laptop", 1, 30),
             new ReviveDeviceEvent(TimeSpan.FromSeconds(4), "jetson"),
         ]);
-        var experiment = new Experiment(["squeezenet"], testbed, flaky, [Strategy.Single, Strategy.Greedy], Duration: TimeSpan.FromSeconds(6), Title: "kill test");
+        var experiment = new Experiment(["squeezenet"], testbed, flaky, [Strategy.Single, Strategy.Greedy], Duration: TimeSpan.FromSeconds(6), Title: "kill test") { ForceInProcess = true };
         var report = await new ExperimentRunner(experiment).RunAsync();
 
         Assert.Equal(3, report.Events.Count);
@@ -77,20 +83,50 @@ public sealed class ExperimentRunnerTests
         }
     }
 
-    [Fact]
-    public void Conditions_follow_the_scenario_on_the_compressed_clock()
+    [SkippableFact]
+    public async Task As_root_the_runner_serves_on_the_namespace_testbed_and_says_so()
     {
-        var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "three-device.yaml"));
-        var mixed = Scenario.Load(Path.Combine(Repo(), "examples", "scenarios", "mixed.yaml"));
-        var conditions = new EmulatedConditions(testbed, mixed, 0.25);
+        Skip.IfNot(EdgeSplit.Testbed.RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "proposal.yaml"));
+        var wobble = new Scenario("wobble", TimeSpan.FromSeconds(5), [
+            new SetLinkEvent(TimeSpan.FromSeconds(1), "camera", "jetson-1", 10, 5),
+            new CpuLoadEvent(TimeSpan.FromSeconds(2), "camera", 2, TimeSpan.FromSeconds(2)),
+        ]);
+        var experiment = new Experiment(["squeezenet"], testbed, wobble, [Strategy.Static], Duration: TimeSpan.FromSeconds(5), Title: "namespace run");
+        var report = await new ExperimentRunner(experiment).RunAsync();
 
-        // mixed.yaml: camera-jetson drops to 2 Mbit/s at 10 s, jetson dies at 60 s and returns at 85 s.
-        Assert.Equal(20, conditions.At(TimeSpan.FromSeconds(2)).Links.Single(l => l.A == "camera" && l.B == "jetson").BandwidthMbps);
-        Assert.Equal(2, conditions.At(TimeSpan.FromSeconds(2.6)).Links.Single(l => l.A == "camera" && l.B == "jetson").BandwidthMbps);
-        Assert.False(conditions.At(TimeSpan.FromSeconds(16)).Devices.Single(d => d.Name == "jetson").Alive);
-        Assert.True(conditions.At(TimeSpan.FromSeconds(22)).Devices.Single(d => d.Name == "jetson").Alive);
-        Assert.Equal(0.5, conditions.At(TimeSpan.FromSeconds(6)).Devices.Single(d => d.Name == "jetson").CpuAvailability, 3);
-        Assert.Equal(1, conditions.At(TimeSpan.FromSeconds(13)).Devices.Single(d => d.Name == "jetson").CpuAvailability, 3);
+        Assert.EndsWith("(namespace testbed (agent processes, tc, cgroups))", report.Title);
+        Assert.Contains("namespace testbed", report.Host);
+        var result = report.Results.Single();
+        Assert.Equal(0, result.Failed);
+        Assert.True(result.Latencies.Count > 0);
+        Assert.Equal(2, report.Events.Count);
+    }
+
+    [Fact]
+    public void Conditions_follow_the_scenario_on_the_compressed_and_dilated_clock()
+    {
+        var testbed = TestbedSpec.Load(Path.Combine(Repo(), "examples", "testbeds", "proposal.yaml"));
+        var mixed = Scenario.Load(Path.Combine(Repo(), "examples", "scenarios", "proposal", "mixed.yaml"));
+        var host = new HostCalibration("h", 2, "r", "m", DateTimeOffset.UnixEpoch, new Dictionary<string, double> { ["mobilenetv2"] = 4.6, ["resnet18"] = 20, ["squeezenet"] = 3 });
+        var emulation = TestbedEmulation.Plan(testbed, host, "mobilenetv2", dilation: new TimeDilation(2));
+        var conditions = new EmulatedConditions(emulation, mixed, 0.5);
+
+        // mixed.yaml: the camera's Wi-Fi falls to 3 Mbit/s at 15 s; jetson-1 dies at 38 s and returns at 48 s;
+        // two jobs share the camera Pi's 4 cores from 10 s to 25 s. Run time = scenario time x 0.5 x 2.
+        Assert.Equal(25, conditions.At(TimeSpan.FromSeconds(14.9)).Links.Single(l => l.A == "camera" && l.B == "jetson-1").BandwidthMbps);
+        Assert.Equal(3, conditions.At(TimeSpan.FromSeconds(15.1)).Links.Single(l => l.A == "camera" && l.B == "jetson-1").BandwidthMbps);
+        Assert.False(conditions.At(TimeSpan.FromSeconds(40)).Devices.Single(d => d.Name == "jetson-1").Alive);
+        Assert.True(conditions.At(TimeSpan.FromSeconds(49)).Devices.Single(d => d.Name == "jetson-1").Alive);
+        Assert.Equal(4.0 / 6, conditions.At(TimeSpan.FromSeconds(12)).Devices.Single(d => d.Name == "camera").CpuAvailability, 6);
+        Assert.Equal(1, conditions.At(TimeSpan.FromSeconds(26)).Devices.Single(d => d.Name == "camera").CpuAvailability, 6);
+
+        // The planners see the devices and links on the same dilated clock: half the speed, half the bandwidth, twice the RTT.
+        var state = conditions.StateOf(conditions.At(TimeSpan.Zero), new EdgeSplit.Planning.SegmentProfile([1.0, 1, 1, 1], [1L, 1, 1, 1], [1L, 1, 1], 1, 1));
+        Assert.Equal(4.6 / 61.88 / 2, state.Devices.Single(d => d.Name == "camera").RelativeSpeed, 9);
+        var wifi = state.Links.Single(l => l.From == "camera" && l.To == "jetson-1");
+        Assert.Equal(100 * 125_000 / 2.0, wifi.BytesPerSecond, 6);
+        Assert.Equal(2 * 2 * 2.0, wifi.RttMs, 6);
     }
 
     private sealed class SyncProgress<T>(Action<T> onReport) : IProgress<T>

@@ -4,8 +4,7 @@ namespace EdgeSplit.Planning.Tests;
 
 public class OptimalPlannerTests
 {
-    // Throughput is bisected to OptimalPlanner.ThroughputTolerance; the additive objectives are exact up to rounding.
-    private static bool Close(double a, double b) => Math.Abs(a - b) <= (2 * OptimalPlanner.ThroughputTolerance * Math.Max(Math.Abs(a), Math.Abs(b))) + 1e-9;
+    private static bool Close(double a, double b) => Scenarios.Close(a, b);
 
     [Fact]
     public void Dp_equals_brute_force_on_random_instances()
@@ -13,18 +12,7 @@ public class OptimalPlannerTests
         Gen.Select(Scenarios.SmallState, Scenarios.AnyObjective).Sample((state, objective) =>
         {
             var model = new CostModel(correctionEnabled: false);
-            var brute = Scenarios.AllPlans(state).Select(p => model.Estimate(state, p)).Where(e => e.Feasible).Select(e => e.Value(objective)).DefaultIfEmpty(double.PositiveInfinity).Min();
-            Plan plan;
-            try
-            {
-                plan = new OptimalPlanner(model).Plan(state, objective);
-            }
-            catch (NoFeasiblePlanException)
-            {
-                return double.IsPositiveInfinity(brute);
-            }
-            var estimate = model.Estimate(state, plan);
-            return estimate.Feasible && Close(estimate.Value(objective), brute);
+            return Scenarios.OptimalMatchesBruteForce(model, state, objective, Scenarios.AllPlans(state), out _);
         }, iter: 400);
     }
 

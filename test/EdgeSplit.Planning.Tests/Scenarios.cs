@@ -79,6 +79,29 @@ internal static class Scenarios
         Gen.Const(Objective.Throughput),
         Gen.Double[0, 1000].Select(Objective.Weighted));
 
+    /// <summary>Equal up to the throughput objective's bisection (the additive objectives are exact up to rounding).</summary>
+    public static bool Close(double a, double b) => Math.Abs(a - b) <= (2 * OptimalPlanner.ThroughputTolerance * Math.Max(Math.Abs(a), Math.Abs(b))) + 1e-9;
+
+    /// <summary>
+    /// True when the optimal planner's plan is as good as the best of <paramref name="everyPlan"/>
+    /// by the cost model, or when neither finds a feasible plan; <paramref name="plan"/> is the planner's.
+    /// </summary>
+    public static bool OptimalMatchesBruteForce(CostModel model, PlanningState state, Objective objective, IEnumerable<Plan> everyPlan, out Plan? plan)
+    {
+        var brute = everyPlan.Select(p => model.Estimate(state, p)).Where(e => e.Feasible).Select(e => e.Value(objective)).DefaultIfEmpty(double.PositiveInfinity).Min();
+        try
+        {
+            plan = new OptimalPlanner(model).Plan(state, objective);
+        }
+        catch (NoFeasiblePlanException)
+        {
+            plan = null;
+            return double.IsPositiveInfinity(brute);
+        }
+        var estimate = model.Estimate(state, plan);
+        return estimate.Feasible && Close(estimate.Value(objective), brute);
+    }
+
     /// <summary>Every plan: every set of cuts, every ordered choice of distinct devices.</summary>
     public static IEnumerable<Plan> AllPlans(PlanningState state)
     {

@@ -52,6 +52,17 @@ public sealed class TestGraph
         return name;
     }
 
+    /// <summary>A float initializer holding exactly <paramref name="values"/> (a 1-D tensor).</summary>
+    public string Floats(params float[] values)
+    {
+        var name = $"f{_counter++}";
+        var tensor = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.Add(values.Length);
+        tensor.FloatData.AddRange(values);
+        _graph.Initializer.Add(tensor);
+        return name;
+    }
+
     /// <summary>A Constant node holding a float tensor (constants are data, never cut tensors).</summary>
     public string Constant(float value, params long[] dims)
     {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using EdgeSplit.Cluster.Agent;
 using EdgeSplit.Graph;
+using EdgeSplit.Testbed;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cli.Commands;
@@ -29,14 +30,16 @@ internal static class AgentCommand
                 throw new BadInputException($"--threads must be at least 1, got {threadCount}");
             }
             var verbose = parse.GetValue(CommonOptions.Verbose);
-            await using var host = await AgentHost.StartAsync(new AgentOptions(parse.GetValue(name)!, parse.GetValue(listen)!)
+            var options = new AgentOptions(parse.GetValue(name)!, parse.GetValue(listen)!)
             {
                 Threads = threadCount,
                 CacheDirectory = parse.GetValue(cache),
                 Token = token.Resolve(parse),
                 MetricsListen = parse.GetValue(metricsListen),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
-            }, ct);
+            };
+            // On a dilated testbed (its emulation file says so) every duration the agent waits runs slower too.
+            await using var host = await AgentHost.StartAsync(TimeDilation.ApplyFromEmulation(options), ct);
             await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory})");
             try
             {

@@ -35,15 +35,16 @@ internal static class BenchCommand
         var table41 = new Option<bool>("--table41") { Description = "Time the six zoo models on each device profile of the testbed (heavy)." };
         var believe = new Option<string?>("--believe")
         {
-            Description = "Miscalibrate profiles: DEVICE=SPEED,... are the relative CPU speeds the adaptive planners are told; devices still run at their profile's speed.",
+            Description = "Miscalibrate profiles: DEVICE=FACTOR,... tells the adaptive planners each device runs at FACTOR x its calibrated speed; devices still run at their calibrated speed.",
         };
+        var inProcess = DemoCommand.InProcessOption();
         var noCorrection = new Option<bool>("--no-correction") { Description = "Switch the cost model's online correction off for the adaptive strategies." };
         var output = new Option<string>("--out") { Description = "Folder for the report.", Required = true };
         var json = CommonOptions.Json();
         var dashboard = LiveDashboard.Option();
         var command = new Command("bench", "Measure strategies on an emulated testbed through a scenario and write a report (results.json, results.csv, report.md, plots).")
         {
-            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, sweep, table41, output, json, dashboard,
+            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, inProcess, sweep, table41, output, json, dashboard,
         };
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
@@ -52,7 +53,7 @@ internal static class BenchCommand
             if (parse.GetValue(sweep))
             {
                 var name = parse.GetValue(model) ?? throw new BadInputException("--sweep needs --model NAME");
-                var sweepReport = await WithProgress("sweep", progress => Task.Run(() => SweepRunner.Run(name, spec, parse.GetValue(seed), progress, ct), ct));
+                var sweepReport = await WithProgress("sweep", progress => Task.Run(() => SweepRunner.Run(name, spec, parse.GetValue(seed), progress, ct, parse.GetValue(inProcess)), ct));
                 var files = ReportWriter.Write(sweepReport, outDir);
                 return Done(parse.GetValue(json), files, null);
             }
@@ -89,10 +90,16 @@ internal static class BenchCommand
             {
                 BelievedSpeeds = ParseBeliefs(parse.GetValue(believe), spec),
                 CostCorrection = !parse.GetValue(noCorrection),
+                ForceInProcess = parse.GetValue(inProcess),
+                TestbedFile = Path.GetFullPath(parse.GetValue(testbed)!),
                 Dashboard = live?.Feed,
             };
 
-            var report = await WithProgress("bench", progress => new ExperimentRunner(experiment, LiveDashboard.Labelled(progress, live)).RunAsync(ct));
+            Terminal.Err.MarkupLine($"[grey]testbed: {Markup.Escape(EvaluationView.ExpectedBackend(experiment.ForceInProcess))}[/]");
+            // Under the progress bars a line would tear the display: the runner's messages come after them.
+            var held = new System.Collections.Concurrent.ConcurrentQueue<string>();
+            var report = await WithProgress("bench", progress => new ExperimentRunner(experiment, LiveDashboard.Labelled(progress, live), held.Enqueue).RunAsync(ct));
+            foreach (var message in held) Console.Error.WriteLine(message);
             var written = ReportWriter.Write(report with { LiveDashboardUrl = live?.Url }, outDir);
             return Done(parse.GetValue(json), written, report);
         });
@@ -107,7 +114,7 @@ internal static class BenchCommand
             var pieces = part.Split('=', 2, StringSplitOptions.TrimEntries);
             if (pieces.Length != 2 || !double.TryParse(pieces[1], NumberStyles.Float, CultureInfo.InvariantCulture, out var speed) || !(speed is > 0 and <= 100))
             {
-                throw new BadInputException($"--believe '{part}' is not DEVICE=SPEED with a speed above 0, e.g. --believe camera=0.05");
+                throw new BadInputException($"--believe '{part}' is not DEVICE=FACTOR with a factor above 0, e.g. --believe camera=0.2");
             }
             if (spec.Devices.All(d => d.Name != pieces[0]))
             {
@@ -137,6 +144,7 @@ internal static class BenchCommand
             return ExitCodes.Ok;
         }
         Terminal.Out.MarkupLine($"report: [bold]{Markup.Escape(files.ReportMarkdown)}[/] ({files.Files.Count} files)");
+        if (report is not null) Terminal.Out.MarkupLine($"[grey]testbed that ran: {Markup.Escape(report.Host)}[/]");
         if (report is not null) EvaluationView.WriteSummary(Terminal.Out, report);
         return ExitCodes.Ok;
     }

@@ -9,6 +9,7 @@ public static class EdgeSplitCli
     {
         var root = new RootCommand("EdgeSplit: run one DNN across several edge devices and re-partition it while it serves.");
         root.Options.Add(CommonOptions.Verbose);
+        root.Options.Add(CommonOptions.OrtLibrary);
         foreach (var command in CommandCatalog.All())
         {
             root.Subcommands.Add(command);

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using EdgeSplit.Graph.Tiling;
 using EdgeSplit.Runtime;
 using Spectre.Console;
 
@@ -24,6 +25,8 @@ internal static class InspectCommand
             var inputs = RandomInputs.Create(onnx, shapes, seed: 1);
             var sizes = CutProfiler.Measure(onnx, inputs, ModelOptions.CheckThreads(parse.GetValue(threads)), out _);
             var cumulative = onnx.CumulativeParameters;
+            var tiling = SpatialAnalysis.Analyse(onnx, shapes);
+            var tileable = tiling.TileableCuts.ToHashSet();
 
             if (parse.GetValue(json))
             {
@@ -35,6 +38,7 @@ internal static class InspectCommand
                     Nodes = onnx.Nodes.Count,
                     Inputs = inputs.Select(i => new { i.Name, Shape = i.Shape, Type = i.ElementType.ToString() }),
                     Outputs = onnx.OutputNames,
+                    Tiling = new { Cuts = VerifyCommand.Ranges(tiling.TileableCuts), PrefixEnd = tiling.PrefixEndReason },
                     Cuts = sizes.Select(s => new
                     {
                         s.Cut.Index,
@@ -44,6 +48,7 @@ internal static class InspectCommand
                         Shapes = s.Tensors.Select(t => t.Shape),
                         s.Bytes,
                         CumulativeParameters = cumulative[s.Cut.AfterNode],
+                        Tileable = tileable.Contains(s.Cut.Index),
                     }),
                 });
                 return Task.FromResult(ExitCodes.Ok);
@@ -55,7 +60,8 @@ internal static class InspectCommand
                 .AddColumn("op")
                 .AddColumn("tensors")
                 .AddColumn(new TableColumn("bytes").RightAligned())
-                .AddColumn(new TableColumn("params so far").RightAligned());
+                .AddColumn(new TableColumn("params so far").RightAligned())
+                .AddColumn("tiles");
             foreach (var s in sizes)
             {
                 var tensors = string.Join(", ", s.Tensors.Select(t => $"{t.Name} [{string.Join('x', t.Shape)}]"));
@@ -65,7 +71,8 @@ internal static class InspectCommand
                     s.Cut.OpType,
                     Markup.Escape(tensors),
                     Terminal.Bytes(s.Bytes),
-                    cumulative[s.Cut.AfterNode].ToString("N0", System.Globalization.CultureInfo.InvariantCulture));
+                    cumulative[s.Cut.AfterNode].ToString("N0", System.Globalization.CultureInfo.InvariantCulture),
+                    tileable.Contains(s.Cut.Index) ? "yes" : "");
             }
             Terminal.Out.Write(table);
             var smallest = sizes.Count == 0 ? null : sizes.MinBy(s => s.Bytes);
@@ -74,6 +81,9 @@ internal static class InspectCommand
                 $"{onnx.ParameterCount.ToString("N0", System.Globalization.CultureInfo.InvariantCulture)} parameters, {sizes.Count} cuts" +
                 (smallest is null ? "" : $"; smallest cut {smallest.Cut.Index} ({Terminal.Bytes(smallest.Bytes)})") +
                 $"; inputs {Markup.Escape(string.Join(", ", inputs.Select(i => $"{i.Name} {i.ShapeText}")))}");
+            Terminal.Out.MarkupLine(tiling.TileableCuts.Count == 0
+                ? $"no cut is tileable: {Markup.Escape(tiling.PrefixEndReason ?? "")}"
+                : $"tileable cuts {VerifyCommand.Ranges(tiling.TileableCuts)}" + (tiling.PrefixEndReason is { } end ? $"; tiles end at {Markup.Escape(end)}" : ""));
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;

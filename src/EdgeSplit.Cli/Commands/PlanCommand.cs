@@ -5,6 +5,8 @@ using EdgeSplit.Evaluation;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
 using Spectre.Console;
 
@@ -12,8 +14,8 @@ namespace EdgeSplit.Cli.Commands;
 
 /// <summary>
 /// <c>edgesplit plan</c>: one planning decision for a model on a described testbed. Node times are
-/// measured on this host with ONNX Runtime and scaled to each device by its profile's relative
-/// CPU speed, so the figures are estimates for emulated devices.
+/// measured on this host with ONNX Runtime and scaled to each device by its unit's speed (published
+/// latencies over this host's), so the figures are estimates for emulated devices.
 /// </summary>
 internal static class PlanCommand
 {
@@ -60,7 +62,8 @@ internal static class PlanCommand
             var cache = parse.GetValue(profileCache);
             var measured = ModelProfiling.Measure(onnx, parse.GetValue(inputShape), store: cache is null ? null : new ProfileStore(cache));
             var profileMs = Stopwatch.GetElapsedTime(profileStarted).TotalMilliseconds;
-            var state = EmulatedConditions.DescribedState(spec, measured.Profile);
+            var emulation = TestbedEmulation.Plan(spec, HostCalibration.LoadOrMeasure(message => Console.Error.WriteLine(message)), Path.GetFileNameWithoutExtension(onnx.DisplayName));
+            var state = EmulatedConditions.DescribedState(emulation, measured.Profile);
 
             var costModel = new CostModel(correctionEnabled: false);
             var registry = new PlannerRegistry(costModel);
@@ -117,9 +120,8 @@ internal static class PlanCommand
                     DecisionMsMeasured = $"median of {DecisionRepeats} decisions after {warmups + 1} warm-up ones",
                     FirstDecisionMs = firstDecisionMs,
                     ProfileMs = profileMs,
-                    Estimated = "predictions for emulated devices: node times measured on this host, scaled by profile CPU speed; energy from power models",
-                    HostRelativeCpuSpeed = spec.HostRelativeCpuSpeed ?? 1.0,
-                    HostRelativeCpuSpeedAssumed = spec.HostRelativeCpuSpeed is null,
+                    Estimated = "predictions for emulated devices: node times measured on this host, scaled by each device's unit speed (its published latencies over this host's); energy from power models",
+                    Host = emulation.Host.Describe(),
                 });
                 return Task.FromResult(ExitCodes.Ok);
             }
@@ -138,10 +140,6 @@ internal static class PlanCommand
                 $"[bold]{plannerName}[/] for {goal.Kind.ToString().ToLowerInvariant()} on {Markup.Escape(spec.Name)} (emulated devices, estimated): " +
                 $"latency {estimate.LatencyMs.ToString("F1", CultureInfo.InvariantCulture)} ms, energy {estimate.EnergyJ.ToString("F3", CultureInfo.InvariantCulture)} J, " +
                 $"throughput {estimate.ThroughputPerS.ToString("F1", CultureInfo.InvariantCulture)}/s; decided in {decisionMs.ToString("F2", CultureInfo.InvariantCulture)} ms");
-            if (spec.HostRelativeCpuSpeed is null)
-            {
-                Terminal.Err.MarkupLine("[yellow]testbed has no host_relative_cpu_speed; assumed this host is as fast as the reference (1.0)[/]");
-            }
             return Task.FromResult(ExitCodes.Ok);
         });
         return command;

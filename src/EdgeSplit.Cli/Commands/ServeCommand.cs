@@ -5,6 +5,8 @@ using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
+using EdgeSplit.Testbed;
+using EdgeSplit.Testbed.Calibration;
 
 namespace EdgeSplit.Cli.Commands;
 
@@ -79,6 +81,8 @@ internal static class ServeCommand
                 DashboardListen = parse.GetValue(dashboard),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
+            // A dilated testbed runs slower than the devices it emulates: the coordinator's timers stretch with it.
+            options = bed?.Dilation.Apply(options) ?? options;
             var name = Path.GetFileNameWithoutExtension(file.Name);
             CoordinatorHost host;
             if (cuts is not null)
@@ -100,7 +104,8 @@ internal static class ServeCommand
                 IReadOnlyList<LinkSpec>? links = null;
                 if ((parse.GetValue(testbed) ?? bed?.SpecFile) is { } testbedFile)
                 {
-                    var described = EdgeSplit.Evaluation.EmulatedConditions.DescribedState(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), profile);
+                    var emulation = TestbedEmulation.Plan(EdgeSplit.Testbed.Config.TestbedSpec.Load(testbedFile), HostCalibration.LoadOrMeasure(message => Console.Error.WriteLine(message)), name, dilation: bed?.Dilation);
+                    var described = EdgeSplit.Evaluation.EmulatedConditions.DescribedState(emulation, profile);
                     devices = described.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
                     links = described.Links;
                     var unknown = endpoints.Where(e => !devices.ContainsKey(e.Name)).Select(e => e.Name).ToList();
@@ -110,6 +115,7 @@ internal static class ServeCommand
                     }
                 }
                 var adaptive = new AdaptiveOptions(plannerName ?? "optimal", goal, devices, !parse.GetValue(noCorrection), parse.GetValue(rlPolicy)?.FullName) { Links = links };
+                adaptive = bed?.Dilation.Apply(adaptive) ?? adaptive;
                 host = await CoordinatorHost.StartAsync(OnnxServing.Create(onnx, name, profile.ReferenceNodeMs) with { Profile = profile }, endpoints, adaptive, options, ct);
             }
             await using var _ = host;

@@ -26,7 +26,8 @@ internal sealed class DeviceMetricsStream(AgentCore core)
             var links = valid.Select(p => core.Links.For(p.Peer).Current)
                 .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
             var sample = From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
-            if (core.CpuUtilisationOverride is { } busy)
+            // Emulated devices: the share of the device other jobs take, as the testbed emulates it (the links file's cpu_load).
+            if ((core.CpuUtilisationOverride ?? core.Options.Emulation?.Current.CpuLoad) is { } busy)
             {
                 // Emulated load: the whole device is this busy, none of it by EdgeSplit.
                 sample = sample with { CpuUtilisation = busy, CpuPerCore = [.. sample.CpuPerCore.Select(_ => busy)], ProcessCpuUtilisation = 0 };

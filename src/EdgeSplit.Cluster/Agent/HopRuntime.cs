@@ -148,6 +148,7 @@ internal sealed class HopRuntime : IAsyncDisposable
     private Outgoing Compute(StageWork work)
     {
         var started = _agent.Time.GetTimestamp();
+        var cpuStarted = Monitoring.ThreadCpuClock.Now();
         var byName = work.Request.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
         if (_session is null)
         {
@@ -176,8 +177,8 @@ internal sealed class HopRuntime : IAsyncDisposable
             }
             if (emulated is not null)
             {
-                // Loopback emulation of a slower CPU: stretch the measured run by the device's slowdown.
-                emulated.AfterComputeAsync(_agent.Time.GetElapsedTime(started), CancellationToken.None).GetAwaiter().GetResult();
+                // An emulated device's speed: the run's CPU time (ORT on this thread) stretched by the device's slowdown.
+                emulated.AfterComputeAsync(_agent.Time.GetElapsedTime(started), Monitoring.ThreadCpuClock.Now() - cpuStarted, CancellationToken.None).GetAwaiter().GetResult();
             }
             var computeTime = _agent.Time.GetElapsedTime(started);
             _agent.RecordCompute(computeTime);

@@ -2,8 +2,18 @@ using System.Text.RegularExpressions;
 
 namespace EdgeSplit.Testbed.Config;
 
-/// <summary>One emulated device: a name, the profile it behaves like, and where it stands (metres, for plots).</summary>
-public sealed record TestbedDevice(string Name, DeviceProfile Profile, double XMeters, double YMeters);
+/// <summary>
+/// One emulated device: a name, the profile it behaves like, where it stands (metres, for plots) and the
+/// compute unit it runs inference on (null: the profile's default, e.g. the Jetson Nano's GPU).
+/// </summary>
+public sealed record TestbedDevice(string Name, DeviceProfile Profile, double XMeters, double YMeters, string? UnitName = null)
+{
+    /// <summary>The compute unit inference runs on.</summary>
+    public ComputeUnit Unit => Profile.Unit(UnitName);
+
+    /// <summary>The fallback power model of the unit it runs on.</summary>
+    public Cluster.Monitoring.PowerModel PowerModel => Unit.ToPowerModel(Profile.Network);
+}
 
 /// <summary>A symmetric link between two devices; <see cref="LatencyMs"/> is one way, so the RTT is twice it.</summary>
 public sealed record TestbedLink(string A, string B, double BandwidthMbps, double LatencyMs)
@@ -19,8 +29,7 @@ public sealed partial record TestbedSpec(
     string Name,
     string Source,
     IReadOnlyList<TestbedDevice> Devices,
-    IReadOnlyList<TestbedLink> Links,
-    double? HostRelativeCpuSpeed)
+    IReadOnlyList<TestbedLink> Links)
 {
     public TestbedDevice Device(string name) => Devices.FirstOrDefault(d => d.Name == name)
         ?? throw new ArgumentException($"no device '{name}' in testbed '{Name}'", nameof(name));
@@ -37,7 +46,10 @@ public sealed partial record TestbedSpec(
         var map = YamlMap.Load(file, "testbed");
         var name = map.String("name");
         CheckName(map, "name", name);
-        var host = map.OptionalNumber("host_relative_cpu_speed", 0.001, 1000);
+        if (map.Find("host_relative_cpu_speed") is { } legacy)
+        {
+            throw map.Error(legacy.Start.Line, "host_relative_cpu_speed is no longer used: this host's speed is measured (ONNX Runtime latency of the reference models, cached); remove the line");
+        }
         var devices = new List<TestbedDevice>();
         foreach (var item in map.ListOfMaps("devices"))
         {
@@ -59,8 +71,18 @@ public sealed partial record TestbedSpec(
                 x = item.ParseNumber(position.Children[0], item.Name("position[0]"), -1e6, 1e6);
                 y = item.ParseNumber(position.Children[1], item.Name("position[1]"), -1e6, 1e6);
             }
+            if (item.Has("network"))
+            {
+                // The same board on another interface (a Pi on its Ethernet port instead of its Wi-Fi).
+                profile = profile with { Network = DeviceProfile.ReadNetwork(item.Map("network")) };
+            }
+            var unit = item.OptionalString("unit");
+            if (unit is not null && profile.Units.All(u => u.Name != unit))
+            {
+                throw item.Error(item.Find("unit")!.Start.Line, $"profile {profile.Name} has no compute unit '{unit}'; use one of {string.Join(", ", profile.Units.Select(u => u.Name))} (default {profile.DefaultUnit})");
+            }
             item.RejectUnknownKeys();
-            devices.Add(new TestbedDevice(deviceName, profile, x, y));
+            devices.Add(new TestbedDevice(deviceName, profile, x, y, unit));
         }
         if (devices.Count == 0)
         {
@@ -96,7 +118,7 @@ public sealed partial record TestbedSpec(
             throw map.Error(map.Find("source")!.Start.Line, $"source '{source}' is not a device; use one of {string.Join(", ", devices.Select(d => d.Name))}");
         }
         map.RejectUnknownKeys();
-        return new TestbedSpec(name, source, devices, links, host);
+        return new TestbedSpec(name, source, devices, links);
     }
 
     private static string ResolveProfile(YamlMap item, string file, string profileRef, string? profileDirectory)

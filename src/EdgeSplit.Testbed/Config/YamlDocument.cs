@@ -137,6 +137,30 @@ internal sealed class YamlMap
         return items;
     }
 
+    /// <summary>
+    /// A mapping of names to numbers (e.g. <c>reference_ms: {mobilenetv2: 61.9}</c>); every name must be
+    /// one of <paramref name="allowed"/> so a typo is an error, not a silently ignored figure.
+    /// </summary>
+    public IReadOnlyDictionary<string, double> NumberMap(string key, IReadOnlyCollection<string> allowed, double min, double max)
+    {
+        var map = Map(key);
+        var numbers = new Dictionary<string, double>(StringComparer.Ordinal);
+        foreach (var (name, value) in map.node.Children)
+        {
+            var text = (name as YamlScalarNode)?.Value ?? "?";
+            if (!allowed.Contains(text))
+            {
+                throw Error(name.Start.Line, $"'{text}' in {Name(key)} is not a reference model; use {string.Join(", ", allowed)}");
+            }
+            numbers[text] = map.ParseNumber(value, map.Name(text), min, max);
+        }
+        if (numbers.Count == 0)
+        {
+            throw Error(map.Line, $"{Name(key)} is empty; give at least one of {string.Join(", ", allowed)}");
+        }
+        return numbers;
+    }
+
     public YamlSequenceNode? Sequence(string key)
     {
         var value = Find(key);

@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace EdgeSplit.Testbed.Linux;
 
-/// <summary>CPU and memory limits of one emulated device.</summary>
-public sealed record CpuMemoryLimits(string Cpus, double QuotaCores, long MemoryBytes);
+/// <summary>CPU and memory limits of one emulated device: its cpuset, a CPU cap in host cores (null: none) and its memory.</summary>
+public sealed record CpuMemoryLimits(string Cpus, double? CapCores, long MemoryBytes);
 
 /// <summary>
 /// The cgroups of one emulated device, v1 (separate cpu, cpuset and memory hierarchies) or v2
@@ -11,9 +11,11 @@ public sealed record CpuMemoryLimits(string Cpus, double QuotaCores, long Memory
 /// must be removed on teardown; <see cref="ProcsFiles"/> is where a process is written to join.
 /// </summary>
 /// <remarks>
-/// The quota caps a device at its emulated speed; a high weight (cpu.shares / cpu.weight) lets it
-/// actually get that much on a host busy with other work, as the real board would.
-/// A 20 ms period keeps the throttling smooth at the scale of one DNN stage.
+/// The quota caps what a device may take of the host. The highest weight (cpu.shares 262144 / cpu.weight
+/// 10000) lets a device's short bursts run as soon as they are due on a host busy with other work, as on
+/// the real board; the device's agent stretches each burst to the board's speed, so on average it uses
+/// only its share (measured: with the default weight a Jetson's 4.6 ms burst took ~40% longer under a
+/// load average of 20).
 /// </remarks>
 public sealed record CgroupSet(bool V2, IReadOnlyList<string> Directories)
 {
@@ -61,32 +63,50 @@ public sealed record CgroupSet(bool V2, IReadOnlyList<string> Directories)
 
     public void Apply(CpuMemoryLimits limits)
     {
-        var quota = Math.Max(1000, (long)Math.Round(limits.QuotaCores * PeriodMicroseconds));
         if (V2)
         {
             var dir = Directories[0];
             Write(Path.Combine(dir, "cpuset.cpus"), limits.Cpus);
-            Write(Path.Combine(dir, "cpu.max"), $"{quota} {PeriodMicroseconds}");
-            Write(Path.Combine(dir, "cpu.weight"), "1000");
+            Write(Path.Combine(dir, "cpu.weight"), "10000");
             Write(Path.Combine(dir, "memory.max"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            foreach (var dir in Directories)
+            {
+                switch (Path.GetFileName(Path.GetDirectoryName(dir)))
+                {
+                    case "cpu":
+                        Write(Path.Combine(dir, "cpu.shares"), "262144");
+                        break;
+                    case "cpuset":
+                        Write(Path.Combine(dir, "cpuset.cpus"), limits.Cpus);
+                        break;
+                    case "memory":
+                        Write(Path.Combine(dir, "memory.limit_in_bytes"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
+                        break;
+                }
+            }
+        }
+        SetQuota(limits.CapCores);
+    }
+
+    /// <summary>Caps the CPU at <paramref name="cores"/> of the host (null: unlimited).</summary>
+    public void SetQuota(double? cores)
+    {
+        const int period = PeriodMicroseconds;
+        var quota = cores is { } c ? Math.Max(1000, (long)Math.Round(c * period)) : -1;
+        if (V2)
+        {
+            Write(Path.Combine(Directories[0], "cpu.max"), $"{(quota < 0 ? "max" : quota.ToString(CultureInfo.InvariantCulture))} {period}");
             return;
         }
-        foreach (var dir in Directories)
+        foreach (var dir in Directories.Where(d => Path.GetFileName(Path.GetDirectoryName(d)) == "cpu"))
         {
-            switch (Path.GetFileName(Path.GetDirectoryName(dir)))
-            {
-                case "cpu":
-                    Write(Path.Combine(dir, "cpu.cfs_period_us"), PeriodMicroseconds.ToString(CultureInfo.InvariantCulture));
-                    Write(Path.Combine(dir, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
-                    Write(Path.Combine(dir, "cpu.shares"), "10240");
-                    break;
-                case "cpuset":
-                    Write(Path.Combine(dir, "cpuset.cpus"), limits.Cpus);
-                    break;
-                case "memory":
-                    Write(Path.Combine(dir, "memory.limit_in_bytes"), limits.MemoryBytes.ToString(CultureInfo.InvariantCulture));
-                    break;
-            }
+            // Lift the quota before changing the period: the kernel refuses a period the old quota would exceed.
+            Write(Path.Combine(dir, "cpu.cfs_quota_us"), "-1");
+            Write(Path.Combine(dir, "cpu.cfs_period_us"), period.ToString(CultureInfo.InvariantCulture));
+            Write(Path.Combine(dir, "cpu.cfs_quota_us"), quota.ToString(CultureInfo.InvariantCulture));
         }
     }
 

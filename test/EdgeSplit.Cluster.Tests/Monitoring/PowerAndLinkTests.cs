@@ -155,4 +155,24 @@ public sealed class PowerAndLinkTests : IDisposable
         Assert.Equal(0, links.Find("jetson")!.LatencyMs);
         Assert.Equal(2, links.Current.CpuSlowdown);
     }
+
+    [Fact]
+    public async Task An_emulated_compute_ends_its_cpu_time_times_the_slowdown_after_it_started()
+    {
+        var file = Path.Combine(sys, "stretch.json");
+        EmulatedLinks.Write(file, new EmulatedLinksFile("pi", 3, []));
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var links = EmulatedLinks.Open(file, clock);
+
+        // 10 ms of CPU at slowdown 3 ends 30 ms after it started; 4 ms have passed (other tenants of the host
+        // do not count), so 26 ms are left.
+        var stretch = links.AfterComputeAsync(TimeSpan.FromMilliseconds(4), TimeSpan.FromMilliseconds(10), CancellationToken.None);
+        clock.Advance(TimeSpan.FromMilliseconds(25));
+        Assert.False(stretch.IsCompleted);
+        clock.Advance(TimeSpan.FromMilliseconds(1));
+        await stretch.WaitAsync(TimeSpan.FromSeconds(10));
+
+        // A compute the kernel already slowed past its stretch is not stretched further.
+        Assert.True(links.AfterComputeAsync(TimeSpan.FromMilliseconds(40), TimeSpan.FromMilliseconds(10), CancellationToken.None).IsCompleted);
+    }
 }

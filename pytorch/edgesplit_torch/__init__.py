@@ -1,0 +1,5 @@
+"""EdgeSplit's PyTorch side: the zoo's models in torchvision, split over torch.distributed.rpc.
+
+The proposal's pathway 2 (distributed inference over PyTorch RPC), run on the same models,
+weights, cuts and frames as EdgeSplit so the two can be compared. See pytorch/README.md.
+"""
