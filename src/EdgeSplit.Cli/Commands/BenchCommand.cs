@@ -83,12 +83,14 @@ internal static class BenchCommand
             if (seconds is { } s && !(s is >= 1 and <= 86_400)) throw new BadInputException($"--duration must be between 1 and 86400 seconds, got {s.ToString(CultureInfo.InvariantCulture)}");
             if (parse.GetValue(concurrency) is < 1 or > 64) throw new BadInputException("--concurrency must be between 1 and 64");
             if (!(parse.GetValue(deadline) is > 0 and <= 600)) throw new BadInputException("--deadline must be between 0 and 600 seconds");
+            // Every option is checked before the dashboard comes up: bad input ends with its one error line.
+            var beliefs = ParseBeliefs(parse.GetValue(believe), spec);
             await using var live = await LiveDashboard.StartAsync(parse.GetValue(dashboard)!, ct);
             var experiment = new Experiment(names, spec, play, chosen, goal,
                 seconds is { } d ? TimeSpan.FromSeconds(d) : null, parse.GetValue(seed), parse.GetValue(concurrency),
                 TimeSpan.FromSeconds(parse.GetValue(deadline)), $"EdgeSplit bench: {string.Join(", ", names)} on {spec.Name}, scenario {play.Name}")
             {
-                BelievedSpeeds = ParseBeliefs(parse.GetValue(believe), spec),
+                BelievedSpeeds = beliefs,
                 CostCorrection = !parse.GetValue(noCorrection),
                 ForceInProcess = parse.GetValue(inProcess),
                 TestbedFile = Path.GetFullPath(parse.GetValue(testbed)!),
