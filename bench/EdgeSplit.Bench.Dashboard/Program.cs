@@ -12,8 +12,28 @@ using PuppeteerSharp;
 // page closed, open, and closed again, and optionally takes a screenshot while requests flow. Bounded in time.
 //   --edgesplit PATH --model FILE [--testbed FILE] [--planner optimal] [--objective latency] [--seconds 60] [--loads 5]
 //   [--rate 0] [--settle 20] [--screenshot docs/dashboard.png] [--shot-after 25]
+// Or, against a dashboard already up (e.g. the one `edgesplit demo` prints), only the screenshot:
+//   --url http://127.0.0.1:PORT/ --screenshot docs/dashboard.png [--shot-after 25]
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 double Num(string name, double fallback) => Arg(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
+if (Arg("--url") is { } running)
+{
+    if (!SystemChromium.Installed)
+    {
+        Console.Error.WriteLine(SystemChromium.InstallHint);
+        return 2;
+    }
+    var target = Arg("--screenshot") ?? throw new ArgumentException("--url needs --screenshot FILE");
+    await using var viewer = await SystemChromium.LaunchAsync();
+    var shotPage = await viewer.NewPageAsync();
+    await shotPage.SetViewportAsync(new ViewPortOptions { Width = 1400, Height = 900 });
+    await shotPage.GoToAsync(running);
+    await shotPage.WaitForFunctionAsync("() => window.edgesplit && edgesplit.state.frames > 0", new WaitForFunctionOptions { Timeout = 60_000 });
+    await Task.Delay(TimeSpan.FromSeconds(Num("--shot-after", 25)));
+    await shotPage.ScreenshotAsync(target, new ScreenshotOptions { FullPage = true });
+    Console.WriteLine($"screenshot {target} of {running} after {Num("--shot-after", 25):F0} s");
+    return 0;
+}
 var edgesplit = Arg("--edgesplit") ?? throw new ArgumentException("--edgesplit PATH (the built CLI)");
 var model = Arg("--model") ?? throw new ArgumentException("--model FILE");
 var testbed = Arg("--testbed");
