@@ -13,7 +13,8 @@ using PuppeteerSharp;
 //   --edgesplit PATH --model FILE [--testbed FILE] [--planner optimal] [--objective latency] [--seconds 60] [--loads 5]
 //   [--rate 0] [--settle 20] [--screenshot docs/dashboard.png] [--shot-after 25]
 // Or, against a dashboard already up (e.g. the one `edgesplit demo` prints), only the screenshot:
-//   --url http://127.0.0.1:PORT/ --screenshot docs/dashboard.png [--shot-after 25]
+//   --url http://127.0.0.1:PORT/ --screenshot docs/dashboard.png [--when 'rl (3 of 4)'] [--shot-after 25]
+// (--when: wait, with the page open, until its header names that run, then --shot-after seconds more)
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 double Num(string name, double fallback) => Arg(name) is { } v ? double.Parse(v, CultureInfo.InvariantCulture) : fallback;
 if (Arg("--url") is { } running)
@@ -29,6 +30,10 @@ if (Arg("--url") is { } running)
     await shotPage.SetViewportAsync(new ViewPortOptions { Width = 1400, Height = 900 });
     await shotPage.GoToAsync(running);
     await shotPage.WaitForFunctionAsync("() => window.edgesplit && edgesplit.state.frames > 0", new WaitForFunctionOptions { Timeout = 60_000 });
+    if (Arg("--when") is { } when)
+    {
+        await shotPage.WaitForFunctionAsync("t => document.querySelector('header').innerText.includes(t)", new WaitForFunctionOptions { Timeout = 600_000, PollingInterval = 200 }, when);
+    }
     await Task.Delay(TimeSpan.FromSeconds(Num("--shot-after", 25)));
     await shotPage.ScreenshotAsync(target, new ScreenshotOptions { FullPage = true });
     Console.WriteLine($"screenshot {target} of {running} after {Num("--shot-after", 25):F0} s");

@@ -16,14 +16,16 @@ internal static class DeviceProcesses
 
     /// <summary>
     /// Starts <paramref name="launch"/> in a device: it joins the device's cgroups from a shell before
-    /// exec, so not one instruction runs unconstrained, and before 'ip netns exec', which remounts /sys
-    /// without the cgroup mounts. Output goes to <paramref name="logFile"/> (null: captured).
+    /// exec, so not one instruction runs unconstrained, then enters the network namespace with nsenter.
+    /// Not 'ip netns exec': it remounts /sys without the cgroup mounts, so an agent could not read its own
+    /// memory limit and usage, and the planner never saw a device's memory pressure. Output goes to
+    /// <paramref name="logFile"/> (null: captured).
     /// </summary>
     public static Process Launch(TestbedState state, DeviceState device, ProcessLaunch launch, string? logFile, bool detach)
     {
         var joins = string.Join(' ', device.CgroupDirectories.Select(d => Path.Combine(d, "cgroup.procs")));
         var redirect = logFile is null ? "" : $" >>'{logFile}' 2>&1 </dev/null";
-        var enter = device.Namespace is null ? "" : $"ip netns exec {device.Namespace} ";
+        var enter = device.Namespace is null ? "" : $"nsenter --net=/run/netns/{device.Namespace} -- ";
         var script = (joins.Length == 0 ? "" : $"for f in {joins}; do echo $$ > $f || exit 97; done; ")
             + $"exec {enter}{(detach ? "setsid " : "")}\"$@\"{redirect}";
         var info = new ProcessStartInfo("sh")
@@ -106,7 +108,7 @@ internal static class DeviceProcesses
     }
 
     /// <summary>
-    /// The launcher joins the cgroups, then 'ip netns exec' enters the namespace: wait for that step,
+    /// The launcher joins the cgroups, then nsenter enters the namespace: wait for that step,
     /// so a testbed reported up has every device process inside its namespace (bounded). A process
     /// that dies on the way is an error that names the device and quotes the end of its log.
     /// </summary>
