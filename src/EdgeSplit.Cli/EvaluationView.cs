@@ -82,11 +82,17 @@ internal static class EvaluationView
     public static void WriteSummary(IAnsiConsole console, BenchReport report)
     {
         var results = new Table().Border(TableBorder.Rounded)
-            .AddColumns("model", "strategy", "p50 ms", "p95 ms", "per s", "J/inf (est.)", "failed", "switches", "switch ms");
+            .AddColumns("model", "strategy", "p50 ms", "p95 ms", "p99 ms", "per s", "J/inf (est.)", "misses %", "dropped", "late", "failed", "switches", "switch ms");
         foreach (var r in report.Results)
         {
-            results.AddRow(Markup.Escape(r.Model), r.Strategy.Name(), Num(r.P50Ms), Num(r.P95Ms), Num(r.ThroughputPerS), r.EnergyPerInferenceJ.ToString("0.000", Inv),
+            results.AddRow(Markup.Escape(r.Model), r.Strategy.Name(), Num(r.P50Ms), Num(r.P95Ms), Num(r.P99Ms), Num(r.ThroughputPerS), r.EnergyPerInferenceJ.ToString("0.000", Inv),
+                r.Frames is { } f ? Num(f.MissPercent) : "n/a", r.Frames?.Dropped.ToString(Inv) ?? "n/a", r.Frames?.Late.ToString(Inv) ?? "n/a",
                 r.Failed > 0 ? $"[red]{r.Failed}[/]" : "0", r.Repartitions.ToString(Inv), Num(r.SwitchMs));
+        }
+        if (report.Results.FirstOrDefault(r => r.Frames is not null)?.Frames is { } camera)
+        {
+            results.Caption($"camera: {Num(camera.Fps)} fps open loop, each frame due {Num(camera.DeadlineMs)} ms after capture, at most {camera.MaxInFlight} in flight; " +
+                "latency from capture; per s = achieved fps; misses = dropped + late + failed frames");
         }
         console.Write(results);
         foreach (var verdict in Verdict.Evaluate(report.Results, report.Criteria))
@@ -100,6 +106,11 @@ internal static class EvaluationView
                 table.AddRow(Markup.Escape(o.Criterion), $"[{colour}]{o.OutcomeText}[/]", Markup.Escape(o.Detail));
             }
             console.Write(table);
+            var ofModel = report.Results.Where(r => r.Model == verdict.Model).ToList();
+            if (RlLearning.Of(ofModel.FirstOrDefault(r => r.Strategy == Strategy.Rl), ofModel.FirstOrDefault(r => r.Strategy == Strategy.Oracle), report.Events) is { } learning)
+            {
+                console.MarkupLine(Markup.Escape($"{verdict.Model}: {learning.Describe()} (definitions in the report)."));
+            }
         }
     }
 

@@ -6,7 +6,8 @@ namespace EdgeSplit.Evaluation;
 /// <summary>
 /// One evaluation: models x strategies on one testbed through one scenario. <see cref="Duration"/> null
 /// plays the scenario at its own pace; otherwise its timeline is compressed (or stretched) to fit.
-/// Concurrency is the closed-loop client's requests in flight; each request must finish within RequestDeadline.
+/// With a <see cref="Workload"/> a camera sends frames open loop; without, a closed-loop client keeps Concurrency
+/// requests in flight. RequestDeadline is when a request (or frame) unanswered is given up as failed.
 /// </summary>
 public sealed record Experiment(
     IReadOnlyList<string> Models,
@@ -25,6 +26,12 @@ public sealed record Experiment(
     /// are still emulated at their profile's speed, so only the planners' belief is wrong.
     /// </summary>
     public IReadOnlyDictionary<string, double> BelievedSpeeds { get; init; } = new Dictionary<string, double>();
+
+    /// <summary>
+    /// An open-loop camera (frames at a fixed rate, each with a deadline) on the emulated devices' clock; null runs
+    /// the closed-loop client (<see cref="Concurrency"/> requests in flight, each due within <see cref="Deadline"/>).
+    /// </summary>
+    public FrameWorkload? Workload { get; init; }
 
     /// <summary>Whether the cost model corrects itself from observed stage and hop times.</summary>
     public bool CostCorrection { get; init; } = true;

@@ -10,8 +10,8 @@ namespace EdgeSplit.Evaluation;
 /// Runs an <see cref="Experiment"/> for real: for every model, a testbed backend (the namespace testbed as
 /// root, else the in-process emulation; <see cref="TestbedBackends"/>) with devices calibrated for that model
 /// and dilated if the host is too small; for every strategy, fresh agents, a coordinator with that strategy's
-/// plan source, a bounded closed-loop client with per-request deadlines and the scenario played through the
-/// backend on the same clock. Energy is each unit's power model applied to measured busy time and bytes
+/// plan source, the workload (an open-loop camera with per-frame deadlines, or a bounded closed-loop client) and
+/// the scenario played through the backend on the same clock. Energy is each unit's power model applied to measured busy time and bytes
 /// moved: estimated.
 /// </summary>
 public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>? progress = null, Action<string>? log = null)
@@ -63,6 +63,11 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             "time, plus joules per byte sent and received), not metered.",
         };
         closing.AddRange(emulations.SelectMany(e => e.Describe().Select(line => $"{e.Model}: {line}.")).Distinct());
+        closing.Add(Experiment.Workload is { } camera
+            ? $"Workload: an open-loop camera, {camera.Fps:0.##} frames/s, each frame due {camera.Deadline.TotalMilliseconds:0} ms after its capture, at most {camera.MaxInFlight} in flight " +
+              $"(a frame captured while the pipeline is full is dropped), given up as failed after {camera.GiveUpAfter.TotalSeconds:0.#} s; latency runs from capture, queueing included." +
+              (emulations.Any(e => e.Dilation.IsDilated) ? " Under time dilation the camera's rate, deadline and give-up time were scaled like every other time, and reported back on the devices' clock." : "")
+            : $"Workload: a closed-loop client with {Experiment.Concurrency} request(s) in flight, each given up as failed after {Experiment.Deadline.TotalSeconds:0.#} s; its slow requests hold a client, which flatters a strategy with a slow tail.");
         closing.Add("greedy, optimal, rl and oracle are served by the coordinator's adaptive loop: agents' metrics every 0.5 s (the scenario's load reported as " +
             "emulated utilisation, links estimated from the traffic the agents send), the cost model corrected from every request, the adaptation policy's " +
             "hysteresis and dwell (dwell scaled with the timeline); rl learns from every request; the oracle plans on the true conditions of each scenario window. " +

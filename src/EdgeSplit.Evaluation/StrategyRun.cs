@@ -12,7 +12,7 @@ namespace EdgeSplit.Evaluation;
 
 /// <summary>
 /// One strategy on one model: fresh agents from the backend, a coordinator with the strategy's plan source,
-/// a bounded closed-loop client with per-request deadlines, the scenario played through the same backend on
+/// the workload (an open-loop camera, <see cref="FrameSource"/>, or a bounded closed-loop client), the scenario played through the same backend on
 /// the same clock, and every device sampled. Everything runs on the host's (dilated) clock and is reported
 /// on the emulated devices' clock.
 /// </summary>
@@ -22,6 +22,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
     private readonly ConcurrentQueue<Served> _served = new();
     private readonly ConcurrentDictionary<long, Plan> _plans = new();
     private readonly Stopwatch _clock = new();
+    private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
     private int _failed;
     private int _sent;
 
@@ -71,7 +72,8 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                     Links = nominal.Links,
                     OracleTruth = strategy == Strategy.Oracle ? conditions.Windows(model.Profile) : null,
                     Clock = () => Now,
-                    Rl = new RlOptions(Seed: experiment.Seed),
+                    // rl explores only plans predicted to meet the camera's deadline (on the host's clock, like the model's timers).
+                    Rl = new RlOptions(Seed: experiment.Seed, DeadlineMs: experiment.Workload is { } camera ? Dilation.Stretch(camera.Deadline).TotalMilliseconds : null),
                 });
                 coordinator = await CoordinatorHost.StartAsync(model.Served with { Profile = model.Profile }, backend.Agents, adaptive, options, ct);
             }
@@ -126,7 +128,17 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
     {
         var duration = Dilation.Stretch(experiment.RunDuration);
         _clock.Restart();
-        var workers = Enumerable.Range(0, Math.Max(1, experiment.Concurrency)).Select(_ => Task.Run(() => LoadAsync(coordinator, duration, ct), ct)).ToList();
+        Task<FrameTally>? camera = null;
+        var workers = new List<Task>();
+        if (experiment.Workload is { } workload)
+        {
+            camera = Task.Run(() => CameraAsync(coordinator, workload.Stretched(Dilation.Factor), duration, ct), ct);
+            workers.Add(camera);
+        }
+        else
+        {
+            workers.AddRange(Enumerable.Range(0, Math.Max(1, experiment.Concurrency)).Select(_ => Task.Run(() => LoadAsync(coordinator, duration, ct), ct)));
+        }
         var player = ScenarioPlayer.PlayAsync(backend, experiment.Scenario, conditions.HostScale, null, TimeProvider.System, duration, ct);
 
         var devices = experiment.Testbed.Devices;
@@ -186,7 +198,9 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                 busyMs[hop.Device] += hop.ComputeMs;
             }
         }
-        var elapsed = Dilation.Report(_clock.Elapsed);
+        var tally = camera is null ? null : await camera;
+        // An open-loop camera runs for the duration; frames answered after it still count, over the camera's time.
+        var elapsed = tally is null ? Dilation.Report(_clock.Elapsed) : Dilation.Report(tally.Elapsed);
 
         // Energy on the emulated clock: each unit's active power above idle x its (undilated) busy time, plus the wire.
         var activeEnergyJ = devices.Sum(d => EnergyModel.ComputeJ(new DevicePowerModel(d.Unit.IdlePowerW, d.Unit.ActivePowerW, 0, 0), Dilation.ReportMs(busyMs[d.Name])));
@@ -226,7 +240,59 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
             SwitchMs: switches.Count > 0 ? switches.Average(s => Dilation.ReportMs(s.Duration.TotalMilliseconds)) : 0,
             Requests: Volatile.Read(ref _sent),
             [.. devices.Select(d => new DeviceUsage(d.Name, cpuSums[d.Name] / Math.Max(1, samples), memorySums[d.Name] / Math.Max(1, samples)))],
-            [.. servedList.Select(s => new LatencySample(Dilation.Report(s.SentAt).TotalSeconds, Dilation.ReportMs(s.LatencyMs)))]);
+            [.. servedList.Select(s => new LatencySample(Dilation.Report(s.SentAt).TotalSeconds, Dilation.ReportMs(s.LatencyMs)))])
+        {
+            Frames = tally is null || experiment.Workload is not { } w ? null : new FrameFigures(w.Fps, w.Deadline.TotalMilliseconds, w.MaxInFlight,
+                tally.Captured, tally.Late, tally.Dropped, tally.Failed, tally.MissPercent, tally.Answered / elapsed.TotalSeconds),
+            FailureReasons = [.. _failures.OrderByDescending(f => f.Value).Select(f => (f.Key, f.Value))],
+        };
+    }
+
+    /// <summary>
+    /// Open loop: a camera captures frames at the workload's rate (on the host's clock, so dilated like every other
+    /// time) and sends each admitted one; a frame's latency runs from its capture, queueing included.
+    /// </summary>
+    private async Task<FrameTally> CameraAsync(CoordinatorHost coordinator, FrameWorkload hostWorkload, TimeSpan duration, CancellationToken ct)
+    {
+        var answers = new ConcurrentDictionary<long, InferResult>();
+        var source = new FrameSource(hostWorkload, TimeProvider.System);
+        return await source.RunAsync(
+            async (frame, token) =>
+            {
+                Interlocked.Increment(ref _sent);
+                answers[frame] = await coordinator.InferAsync(model.Inputs, token);
+            },
+            duration,
+            outcome =>
+            {
+                switch (outcome.Fate)
+                {
+                    case FrameFate.OnTime or FrameFate.Late when answers.TryRemove(outcome.Index, out var result):
+                        Remember(result.Plan);
+                        _served.Enqueue(new Served(outcome.CapturedAt, outcome.LatencyMs, result.PlanVersion, result.Hops));
+                        break;
+                    case FrameFate.Dropped:
+                        Interlocked.Increment(ref _sent);
+                        break;
+                    case FrameFate.Failed:
+                        Fail(outcome.Error ?? "unknown error");
+                        break;
+                }
+            },
+            ct);
+    }
+
+    private void Fail(string reason)
+    {
+        Interlocked.Increment(ref _failed);
+        _failures.AddOrUpdate(Shorten(reason), 1, (_, n) => n + 1);
+    }
+
+    /// <summary>A failure's reason without request ids, so that the same cause counts once.</summary>
+    private static string Shorten(string reason)
+    {
+        var text = System.Text.RegularExpressions.Regex.Replace(reason, "[0-9a-f]{32}(#[0-9a-z]+)?", "<id>");
+        return text.Length <= 200 ? text : text[..200] + "...";
     }
 
     /// <summary>Closed loop: one request at a time per worker, each with a deadline; a miss or an error counts as failed.</summary>
@@ -245,9 +311,9 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                 Remember(result.Plan);
                 _served.Enqueue(new Served(sentAt, (Now - sentAt).TotalMilliseconds, result.PlanVersion, result.Hops));
             }
-            catch (Exception) when (!ct.IsCancellationRequested)
+            catch (Exception ex) when (!ct.IsCancellationRequested)
             {
-                Interlocked.Increment(ref _failed);
+                Fail(deadline.IsCancellationRequested ? $"not answered within {experiment.Deadline.TotalSeconds:0.###} s" : ex.Message);
                 // Back off a little so a dead cluster does not spin the loop.
                 await Task.Delay(Dilation.Stretch(TimeSpan.FromMilliseconds(50)), ct);
             }

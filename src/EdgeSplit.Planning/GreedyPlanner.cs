@@ -108,7 +108,9 @@ public sealed record ConditionWindow(TimeSpan Start, TimeSpan End, PlanningState
 /// <summary>
 /// Evaluation only: the best plan in hindsight for the window containing
 /// <see cref="PlanningState.Elapsed"/>, planned exactly on that window's recorded true conditions
-/// (the state it is handed is ignored apart from its clock). Never used to serve.
+/// (the state it is handed gives only its clock and which devices are reachable: a device that is up in the
+/// recorded conditions but cannot be reached now, or that came back and has not rejoined, cannot serve, so the
+/// oracle plans over the reachable ones). Never used to serve.
 /// </summary>
 public sealed class OraclePlanner(IReadOnlyList<ConditionWindow> truth) : IPlanner
 {
@@ -121,6 +123,17 @@ public sealed class OraclePlanner(IReadOnlyList<ConditionWindow> truth) : IPlann
         var window = truth.FirstOrDefault(w => state.Elapsed >= w.Start && state.Elapsed < w.End)
             ?? truth.LastOrDefault(w => w.Start <= state.Elapsed)
             ?? throw new ArgumentException($"no recorded conditions cover t = {state.Elapsed}", nameof(state));
-        return _exact.Plan(window.TrueState, objective);
+        var reachable = state.Devices.Select(d => d.Name).ToHashSet(StringComparer.Ordinal);
+        var known = window.TrueState;
+        if (reachable.Count > 0 && known.Devices.Any(d => !reachable.Contains(d.Name)))
+        {
+            known = known with
+            {
+                Devices = [.. known.Devices.Where(d => reachable.Contains(d.Name))],
+                Links = [.. known.Links.Where(l => reachable.Contains(l.From) && reachable.Contains(l.To))],
+                SourceDevice = state.SourceDevice,
+            };
+        }
+        return _exact.Plan(known, objective);
     }
 }

@@ -21,6 +21,14 @@ namespace EdgeSplit.Planning;
 /// <param name="RuleOutAfter">Observations after which a clearly worse arm is mostly left out of exploration.</param>
 /// <param name="RuleOutMargin">How much worse than the best (relative) an arm must be to be left out.</param>
 /// <param name="PriorWeight">How many observations the cost model's prediction of an arm is worth.</param>
+/// <param name="ExploreSlack">
+/// Safe exploration: an arm is explored only if the cost model predicts it within (1 + slack) x e^(2 x error) of the
+/// best predicted arm, where error is the model's observed mean |ln(observed / predicted)| (0 until it has seen a
+/// request). The bound widens only as far as the model has been seen to be wrong: a plan it predicts far worse
+/// than the best is never tried unless its predictions have been that far off.
+/// </param>
+/// <param name="ErrorSmoothing">Weight of each new observation in the running mean of the model's error.</param>
+/// <param name="DeadlineMs">When set, an arm is explored only if its predicted latency meets this deadline.</param>
 public sealed record RlOptions(
     double InitialExploration = 0.3,
     double MinExploration = 0.02,
@@ -33,7 +41,10 @@ public sealed record RlOptions(
     int Seed = 1,
     int RuleOutAfter = 3,
     double RuleOutMargin = 0.5,
-    double PriorWeight = 5);
+    double PriorWeight = 5,
+    double ExploreSlack = 0.25,
+    double ErrorSmoothing = 0.1,
+    double? DeadlineMs = null);
 
 /// <summary>
 /// Online learner: a contextual bandit. The context is the state discretised (per-device CPU
@@ -42,7 +53,10 @@ public sealed record RlOptions(
 /// randomly perturbed cost models, and every single-device plan). Each arm starts at the reward
 /// the cost model predicts and moves to the observed rewards, -(latency + lambda x energy),
 /// so it can learn that the model is wrong where the model cannot. Epsilon-greedy exploration
-/// decays per context. The policy saves to and loads from JSON so a later run starts warm.
+/// decays per context and is safe: it only tries arms the cost model predicts near the best, the
+/// bound widening by the model's observed error (<see cref="RlOptions.ExploreSlack"/>) and never past
+/// a deadline (<see cref="RlOptions.DeadlineMs"/>). The policy saves to and loads from JSON so a
+/// later run starts warm.
 /// </summary>
 public sealed class RlPlanner : ILearningPlanner
 {
@@ -55,6 +69,10 @@ public sealed class RlPlanner : ILearningPlanner
     private readonly Dictionary<string, (long Count, double Mean)> _seen = [];
     private readonly OptimalPlanner _optimal;
     private readonly Random _random;
+
+    // Running mean of |ln(observed cost / predicted cost)| over served requests: how wrong the cost model is.
+    private double _logError;
+    private long _errorSamples;
 
     public RlPlanner(CostModel costModel, RlOptions? options = null)
     {
@@ -72,6 +90,40 @@ public sealed class RlPlanner : ILearningPlanner
 
     /// <summary>Requests learned from, over all contexts.</summary>
     public long LearnedRequests { get; private set; }
+
+    /// <summary>The cost model's observed relative error, e^(mean |ln(observed / predicted)|) - 1 (0 before any request).</summary>
+    public double ObservedError
+    {
+        get
+        {
+            lock (_gate) return Math.Exp(_logError) - 1;
+        }
+    }
+
+    /// <summary>How much worse than the best predicted arm (as a factor on its predicted cost) an explored arm may be predicted.</summary>
+    public double ExplorationBound
+    {
+        get
+        {
+            lock (_gate) return Bound();
+        }
+    }
+
+    private double Bound() => (1 + Options.ExploreSlack) * Math.Exp(2 * _logError);
+
+    /// <summary>
+    /// The arms exploration may try in this state: feasible, predicted within <see cref="ExplorationBound"/> of the best
+    /// predicted arm, and predicted to meet <see cref="RlOptions.DeadlineMs"/> when one is set.
+    /// </summary>
+    public IReadOnlyList<Plan> SafeToExplore(PlanningState state, Objective objective)
+    {
+        lock (_gate)
+        {
+            var policy = ContextFor(state, objective);
+            RefreshPriors(policy, state, objective);
+            return [.. Safe(policy).Select(a => a.ToPlan())];
+        }
+    }
 
     /// <summary>The reward the learner maximises for one request (higher is better).</summary>
     public static double Reward(Objective objective, double latencyMs, double energyJ) => objective.Kind switch
@@ -141,6 +193,13 @@ public sealed class RlPlanner : ILearningPlanner
             var policy = ContextFor(state, objective);
             var signature = plan.Signature();
             var arm = policy.Arms.FirstOrDefault(a => a.Signature == signature);
+            if (arm is not null && arm.Prior < 0 && reward < 0)
+            {
+                // How far the model's prediction of this arm was off (costs are minus rewards).
+                _errorSamples++;
+                var error = Math.Abs(Math.Log(reward / arm.Prior));
+                _logError += Math.Max(1.0 / _errorSamples, Options.ErrorSmoothing) * (error - _logError);
+            }
             if (arm is null)
             {
                 // A plan chosen elsewhere (e.g. a forced switch) still teaches us something.
@@ -166,10 +225,22 @@ public sealed class RlPlanner : ILearningPlanner
     private Arm Explore(ContextPolicy policy)
     {
         var best = Best(policy).Value;
-        var feasible = policy.Arms.Where(a => a.FeasibleNow).ToList();
+        var feasible = Safe(policy);
+        if (feasible.Count == 0) return Best(policy);
         var plausible = feasible.Where(a => a.Count < Options.RuleOutAfter || a.Value >= best - (Options.RuleOutMargin * Math.Abs(best))).ToList();
         var pool = plausible.Count > 0 && _random.NextDouble() >= 0.1 ? plausible : feasible;
         return pool[_random.Next(pool.Count)];
+    }
+
+    /// <summary>Feasible arms predicted within the exploration bound of the best predicted arm (and within the deadline, if set).</summary>
+    private List<Arm> Safe(ContextPolicy policy)
+    {
+        var feasible = policy.Arms.Where(a => a.FeasibleNow).ToList();
+        if (feasible.Count == 0) return feasible;
+        // Rewards are minus costs: the best predicted arm has the highest prior.
+        var bestCost = -feasible.Max(a => a.Prior);
+        var limit = bestCost >= 0 ? bestCost * Bound() : bestCost / Bound();
+        return [.. feasible.Where(a => -a.Prior <= limit + 1e-9 && (Options.DeadlineMs is not { } deadline || a.PredictedLatencyMs <= deadline))];
     }
 
     /// <summary>Re-predicts every arm with the cost model as it is now (it may have corrected itself since).</summary>
@@ -180,7 +251,11 @@ public sealed class RlPlanner : ILearningPlanner
             var estimate = CostModel.Estimate(state, arm.ToPlan());
             // The context ignores memory budgets, so an arm can stop fitting while its context stays.
             arm.FeasibleNow = estimate.Feasible;
-            if (estimate.Feasible) arm.Prior = Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
+            if (estimate.Feasible)
+            {
+                arm.Prior = Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
+                arm.PredictedLatencyMs = estimate.LatencyMs;
+            }
         }
         if (!policy.Arms.Any(a => a.FeasibleNow))
         {
@@ -361,6 +436,9 @@ public sealed class RlPlanner : ILearningPlanner
         public double PriorWeight { get; init; }
 
         public bool FeasibleNow { get; set; } = true;
+
+        /// <summary>The cost model's latency for this arm at the last refresh (NaN before one).</summary>
+        public double PredictedLatencyMs { get; set; } = double.NaN;
 
         public Plan ToPlan() => new(0, Stages);
 

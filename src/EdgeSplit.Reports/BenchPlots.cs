@@ -14,7 +14,7 @@ internal static class BenchPlots
 
         var overTime = $"{slug}_latency_over_time.png";
         LatencyOverTime(report, model, results, emulated, Path.Combine(dir, overTime));
-        written.Add(($"{model}: latency of each request over time, scenario events as dashed lines{emulated}", overTime));
+        written.Add(($"{model}: latency over time, rolling median of the last {RollingWindow} requests per strategy, scenario events as dashed lines{emulated}", overTime));
 
         var cdf = $"{slug}_latency_cdf.png";
         LatencyCdf(model, results, emulated, Path.Combine(dir, cdf));
@@ -47,7 +47,7 @@ internal static class BenchPlots
 
     private static void LatencyOverTime(BenchReport report, string model, IReadOnlyList<StrategyResult> results, string emulated, string path)
     {
-        var plot = Charts.New($"{model}: latency over time in scenario '{report.Scenario}'{emulated}", "time since start (s)", "request latency (ms)");
+        var plot = Charts.New($"{model}: latency over time in scenario '{report.Scenario}'{emulated}", "time since start (s)", $"latency, rolling median of {RollingWindow} (ms)");
         foreach (var result in results)
         {
             var samples = result.Latencies.Where(s => double.IsFinite(s.TSeconds) && double.IsFinite(s.LatencyMs)).OrderBy(s => s.TSeconds).ToArray();
@@ -55,7 +55,7 @@ internal static class BenchPlots
             {
                 continue; // nothing was served: the table says so, an empty line would not
             }
-            var line = plot.Add.ScatterLine(samples.Select(s => s.TSeconds).ToArray(), samples.Select(s => s.LatencyMs).ToArray(), Charts.Of(result.Strategy));
+            var line = plot.Add.ScatterLine(samples.Select(s => s.TSeconds).ToArray(), Rolling(samples.Select(s => s.LatencyMs).ToArray()), Charts.Of(result.Strategy));
             line.LineWidth = 1.5f;
             line.MarkerSize = 0;
             line.LegendText = result.Strategy.Name();
@@ -70,10 +70,26 @@ internal static class BenchPlots
         }
         plot.ShowLegend(Edge.Right);
         // Latency starts at zero so that heights compare honestly between strategies.
-        var maxMs = results.SelectMany(r => r.Latencies).Select(s => s.LatencyMs).Where(double.IsFinite).DefaultIfEmpty(1).Max();
+        var maxMs = results.Select(r => Rolling([.. r.Latencies.OrderBy(s => s.TSeconds).Select(s => s.LatencyMs).Where(double.IsFinite)]))
+            .SelectMany(x => x).DefaultIfEmpty(1).Max();
         plot.Axes.AutoScaleX();
         plot.Axes.SetLimitsY(0, maxMs * 1.05);
         Charts.Save(plot, path);
+    }
+
+    /// <summary>Requests in the rolling window of the latency-over-time plot: one second of a 15 fps camera.</summary>
+    internal const int RollingWindow = 15;
+
+    /// <summary>Each point's median over it and the <see cref="RollingWindow"/> - 1 before it (fewer at the start), so a strategy reads as one line.</summary>
+    internal static double[] Rolling(IReadOnlyList<double> latencies)
+    {
+        var rolled = new double[latencies.Count];
+        for (var i = 0; i < latencies.Count; i++)
+        {
+            var from = Math.Max(0, i - RollingWindow + 1);
+            rolled[i] = LatencySummary.NearestRank([.. latencies.Skip(from).Take(i - from + 1).Order()], 0.5);
+        }
+        return rolled;
     }
 
     private static void LatencyCdf(string model, IReadOnlyList<StrategyResult> results, string emulated, string path)

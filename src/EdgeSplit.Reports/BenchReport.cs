@@ -65,7 +65,22 @@ public sealed record StrategyResult(
     double SwitchMs,
     int Requests,
     IReadOnlyList<DeviceUsage> Devices,
-    IReadOnlyList<LatencySample> Latencies);
+    IReadOnlyList<LatencySample> Latencies)
+{
+    /// <summary>The camera workload's figures, when the run was open loop (null: a closed-loop client).</summary>
+    public FrameFigures? Frames { get; init; }
+
+    /// <summary>Why requests failed, each reason with its count (empty when none did).</summary>
+    public IReadOnlyList<(string Reason, int Count)> FailureReasons { get; init; } = [];
+}
+
+/// <summary>
+/// An open-loop camera's frames in one run: frames captured at <see cref="Fps"/>, each due <see cref="DeadlineMs"/>
+/// after its capture. A dropped frame found the pipeline full (<see cref="MaxInFlight"/> frames in it); a late one
+/// was answered after its deadline; a failed one got an error or no answer at all. Misses are dropped + late +
+/// failed frames as a share of those captured; achieved fps counts answered frames per second of run.
+/// </summary>
+public sealed record FrameFigures(double Fps, double DeadlineMs, int MaxInFlight, int Captured, int Late, int Dropped, int Failed, double MissPercent, double AchievedFps);
 
 /// <summary>Something the scenario did at a point in time (bandwidth drop, load spike, device lost).</summary>
 public sealed record ScenarioEvent(double TSeconds, string Description);
@@ -77,7 +92,10 @@ public enum RankBy
     EnergyPerInference,
 }
 
-/// <summary>The thresholds the best adaptive strategy must meet (issue 6's "done when").</summary>
+/// <summary>
+/// The thresholds the best adaptive strategy must meet (issues 6 and 9's "done when"): p50, p95, deadline misses
+/// and energy against static, p50 against the oracle, no failed request; and rl's p95 no worse than static's.
+/// </summary>
 public sealed record VerdictCriteria(
     double MaxP50VsStatic = 0.7,
     double MaxP50VsOracle = 1.15,
@@ -85,6 +103,15 @@ public sealed record VerdictCriteria(
     int MaxFailed = 0,
     RankBy RankBy = RankBy.P50Latency)
 {
+    /// <summary>The best adaptive strategy's p95 against static's.</summary>
+    public double MaxP95VsStatic { get; init; } = 0.6;
+
+    /// <summary>The best adaptive strategy's deadline misses against static's (open-loop runs only).</summary>
+    public double MaxMissesVsStatic { get; init; } = 0.5;
+
+    /// <summary>rl's p95 against static's.</summary>
+    public double MaxRlP95VsStatic { get; init; } = 1.0;
+
     public static VerdictCriteria Default { get; } = new();
 }
 

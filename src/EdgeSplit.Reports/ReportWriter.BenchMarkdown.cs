@@ -28,13 +28,15 @@ public static partial class ReportWriter
             md.Append(" Devices are **emulated** on one host.");
         }
         md.Append("\n\n");
-        md.Append("| model | best adaptive | p50 vs static | p50 vs oracle | energy vs static").Append(energyLabel).Append(" | failed |\n");
-        md.Append("|---|---|---:|---:|---:|---:|\n");
+        md.Append("| model | best adaptive | p50 vs static | p95 vs static | misses vs static | p50 vs oracle | energy vs static").Append(energyLabel).Append(" | failed |\n");
+        md.Append("|---|---|---:|---:|---:|---:|---:|---:|\n");
         foreach (var v in verdicts)
         {
             md.Append("| ").Append(Fmt.Cell(v.Model))
                 .Append(" | ").Append(v.BestAdaptive?.Strategy.Name() ?? "none run")
                 .Append(" | ").Append(Ratio(v.P50VsStatic))
+                .Append(" | ").Append(Ratio(v.P95VsStatic))
+                .Append(" | ").Append(Ratio(v.MissesVsStatic))
                 .Append(" | ").Append(Ratio(v.P50VsOracle))
                 .Append(" | ").Append(Ratio(v.EnergyVsStatic))
                 .Append(" | ").Append(v.BestAdaptive is null ? "n/a" : v.BestAdaptive.Failed.ToString(System.Globalization.CultureInfo.InvariantCulture))
@@ -49,6 +51,17 @@ public static partial class ReportWriter
                 md.Append("- ").Append(o.Criterion).Append(": **").Append(o.OutcomeText).Append("** (").Append(o.Detail).Append(")\n");
             }
             md.Append('\n');
+        }
+        foreach (var model in models)
+        {
+            var ofModel = report.Results.Where(r => r.Model == model).ToList();
+            if (RlLearning.Of(ofModel.FirstOrDefault(r => r.Strategy == Strategy.Rl), ofModel.FirstOrDefault(r => r.Strategy == Strategy.Oracle), report.Events) is { } learning)
+            {
+                md.Append("**").Append(model).Append("**: ").Append(learning.Describe()).Append(". Regret is, for each frame rl answered, its latency minus ")
+                    .Append("the oracle's median latency in the same window between scenario events, averaged over rl's frames; converging is the frames ")
+                    .Append("rl needed from a window's start until the median of its last ").Append(RlLearning.RollingFrames).Append(" came within ")
+                    .Append(Fmt.X(RlLearning.Tolerance)).Append(" of the oracle's median in that window.\n\n");
+            }
         }
         var all = verdicts.SelectMany(v => v.Outcomes).ToList();
         var passed = all.Count(o => o.Outcome == Outcome.Pass);
@@ -86,6 +99,41 @@ public static partial class ReportWriter
                 .Append(" | ").Append(Fmt.Num(r.DecisionMs)).Append(" | ").Append(Fmt.Num(r.SwitchMs)).Append(" |\n");
         }
         md.Append('\n');
+        var open = report.Results.Where(r => r.Frames is not null).ToList();
+        if (open.Count > 0)
+        {
+            var f = open[0].Frames!;
+            md.Append("### Camera workload\n\n")
+                .Append("An open-loop camera: ").Append(Fmt.Num(f.Fps)).Append(" frames/s whether or not earlier frames are answered, each due ")
+                .Append(Fmt.Ms(f.DeadlineMs)).Append(" after its capture; at most ").Append(f.MaxInFlight).Append(" frames in the pipeline, a frame captured while it is full is dropped. ")
+                .Append("Latency runs from the frame's capture, so it includes queueing behind earlier frames. Deadline misses are dropped, late and failed frames ")
+                .Append("as a share of those captured; achieved fps counts answered frames per second. Under time dilation the camera ran slower and its deadline ")
+                .Append("longer by the same factor on the host, and every figure here is on the emulated devices' clock.\n\n");
+            md.Append("| model | strategy | fps | deadline ms | captured | deadline misses % | dropped | late | failed | achieved fps | energy J/frame").Append(energyLabel).Append(" |\n");
+            md.Append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+            foreach (var r in open)
+            {
+                var frames = r.Frames!;
+                md.Append("| ").Append(Fmt.Cell(r.Model)).Append(" | ").Append(r.Strategy.Name())
+                    .Append(" | ").Append(Fmt.Num(frames.Fps)).Append(" | ").Append(Fmt.Num(frames.DeadlineMs)).Append(" | ").Append(frames.Captured)
+                    .Append(" | ").Append(Fmt.Num(frames.MissPercent)).Append(" | ").Append(frames.Dropped).Append(" | ").Append(frames.Late)
+                    .Append(" | ").Append(frames.Failed).Append(" | ").Append(Fmt.Num(frames.AchievedFps)).Append(" | ").Append(Fmt.Num(r.EnergyPerInferenceJ)).Append(" |\n");
+            }
+            md.Append('\n');
+        }
+        var failing = report.Results.Where(r => r.FailureReasons.Count > 0).ToList();
+        if (failing.Count > 0)
+        {
+            md.Append("### Failed requests\n\n");
+            foreach (var r in failing)
+            {
+                foreach (var (reason, count) in r.FailureReasons)
+                {
+                    md.Append("- ").Append(Fmt.Cell(r.Model)).Append('/').Append(r.Strategy.Name()).Append(": ").Append(count).Append(" x ").Append(Fmt.Cell(reason)).Append('\n');
+                }
+            }
+            md.Append('\n');
+        }
 
         if (deviceNames.Count > 0)
         {

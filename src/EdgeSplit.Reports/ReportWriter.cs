@@ -31,6 +31,14 @@ public static partial class ReportWriter
         new("decision_ms", r => r.DecisionMs),
         new("switch_ms", r => r.SwitchMs),
         new("requests", r => r.Requests),
+        // The open-loop camera's figures; empty for a closed-loop run.
+        new("fps", r => r.Frames?.Fps),
+        new("frame_deadline_ms", r => r.Frames?.DeadlineMs),
+        new("frames_captured", r => r.Frames?.Captured),
+        new("deadline_miss_percent", r => r.Frames?.MissPercent),
+        new("frames_dropped", r => r.Frames?.Dropped),
+        new("frames_late", r => r.Frames?.Late),
+        new("achieved_fps", r => r.Frames?.AchievedFps),
     ];
 
     public const string ResultsJson = "results.json";

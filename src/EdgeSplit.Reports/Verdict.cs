@@ -31,6 +31,11 @@ public sealed record ModelVerdict(
     IReadOnlyList<CriterionOutcome> Outcomes)
 {
     public bool AllPass => Outcomes.All(o => o.Outcome == Outcome.Pass);
+
+    public double? P95VsStatic { get; init; }
+
+    /// <summary>Deadline misses (%) of the best adaptive strategy against static's; null when either was closed loop or static missed none.</summary>
+    public double? MissesVsStatic { get; init; }
 }
 
 /// <summary>Computes the verdict of issue 6 from a run's results.</summary>
@@ -62,12 +67,18 @@ public static class Verdict
         var p50VsStatic = Ratio(best?.P50Ms, staticResult?.P50Ms);
         var p50VsOracle = Ratio(best?.P50Ms, oracle?.P50Ms);
         var energyVsStatic = Ratio(best?.EnergyPerInferenceJ, staticResult?.EnergyPerInferenceJ);
+        var p95VsStatic = Ratio(best?.P95Ms, staticResult?.P95Ms);
+        var missesVsStatic = Ratio(best?.Frames?.MissPercent, staticResult?.Frames?.MissPercent);
+        var rl = results.FirstOrDefault(r => r.Strategy == Strategy.Rl);
         var energyLabel = best?.EnergyEstimated == true || staticResult?.EnergyEstimated == true ? " (estimated)" : "";
 
         var outcomes = new List<CriterionOutcome>
         {
             RatioOutcome($"p50 latency <= {Fmt.X(criteria.MaxP50VsStatic)} static", p50VsStatic, criteria.MaxP50VsStatic,
                 best, staticResult, "static", r => Fmt.Ms(r.P50Ms)),
+            RatioOutcome($"p95 latency <= {Fmt.X(criteria.MaxP95VsStatic)} static", p95VsStatic, criteria.MaxP95VsStatic,
+                best, staticResult, "static", r => Fmt.Ms(r.P95Ms)),
+            MissesOutcome(criteria, missesVsStatic, best, staticResult),
             RatioOutcome($"p50 latency <= {Fmt.X(criteria.MaxP50VsOracle)} oracle", p50VsOracle, criteria.MaxP50VsOracle,
                 best, oracle, "oracle", r => Fmt.Ms(r.P50Ms)),
             RatioOutcome($"energy per inference{energyLabel} <= {Fmt.X(criteria.MaxEnergyVsStatic)} static", energyVsStatic,
@@ -79,7 +90,33 @@ public static class Verdict
                     best.Failed <= criteria.MaxFailed ? Outcome.Pass : Outcome.FallsShort,
                     $"{best.Failed} of {best.Requests} failed"),
         };
-        return new ModelVerdict(model, best, staticResult, oracle, p50VsStatic, p50VsOracle, energyVsStatic, outcomes);
+        if (rl is not null)
+        {
+            outcomes.Add(RatioOutcome($"rl p95 latency <= {Fmt.X(criteria.MaxRlP95VsStatic)} static", Ratio(rl.P95Ms, staticResult?.P95Ms), criteria.MaxRlP95VsStatic,
+                rl, staticResult, "static", r => Fmt.Ms(r.P95Ms)));
+        }
+        return new ModelVerdict(model, best, staticResult, oracle, p50VsStatic, p50VsOracle, energyVsStatic, outcomes)
+        {
+            P95VsStatic = p95VsStatic,
+            MissesVsStatic = missesVsStatic,
+        };
+    }
+
+    /// <summary>Deadline misses against static's: measured only for open-loop runs; when static missed none, only none passes.</summary>
+    private static CriterionOutcome MissesOutcome(VerdictCriteria criteria, double? ratio, StrategyResult? best, StrategyResult? staticResult)
+    {
+        var criterion = $"deadline misses <= {Fmt.X(criteria.MaxMissesVsStatic)} static's";
+        if (best?.Frames is not { } bestFrames || staticResult?.Frames is not { } staticFrames)
+        {
+            return new CriterionOutcome(criterion, Outcome.NotMeasured, best is null ? "no adaptive strategy was run" : "no open-loop camera run (frames with deadlines) to count misses");
+        }
+        var detail = $"{best.Strategy.Name()} {Fmt.Num(bestFrames.MissPercent)} % vs static {Fmt.Num(staticFrames.MissPercent)} %";
+        if (ratio is null)
+        {
+            // Static missed none: only none is as good.
+            return new CriterionOutcome(criterion, bestFrames.MissPercent <= 0 ? Outcome.Pass : Outcome.FallsShort, detail);
+        }
+        return new CriterionOutcome(criterion, ratio.Value <= criteria.MaxMissesVsStatic ? Outcome.Pass : Outcome.FallsShort, $"{Fmt.X(ratio.Value)}: {detail}");
     }
 
     private static CriterionOutcome RatioOutcome(

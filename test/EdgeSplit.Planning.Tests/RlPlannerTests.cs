@@ -246,4 +246,85 @@ public class RlPlannerTests(ITestOutputHelper output)
         Assert.All(choices.Where(c => c.Explored), c => Assert.False(c.Plan.SamePlacement(best)));
         Assert.All(choices.Where(c => !c.Explored), c => Assert.True(c.Plan.SamePlacement(best)));
     }
+
+    [Fact]
+    public void Exploration_never_tries_a_plan_predicted_beyond_the_bound_of_the_best()
+    {
+        // The model is right (truth = belief), so its error stays small and the bound near 1 + slack.
+        var state = MiscalibratedJetson().Believed;
+        var objective = Objective.Latency;
+        var model = new CostModel(correctionEnabled: false);
+        var rl = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(InitialExploration: 1, MinExploration: 1, Seed: 5));
+        var environment = new SimulatedEnvironment(state, seed: 4, noiseSigma: 0.05);
+        var predicted = rl.Candidates(state, objective).ToDictionary(p => p.Signature(), p => model.Estimate(state, p).LatencyMs);
+        var best = predicted.Values.Min();
+        output.WriteLine("candidates (predicted / best): " + string.Join(", ", predicted.Values.Order().Select(ms => (ms / best).ToString("F2"))));
+        // The test can fail: some candidates lie far beyond any bound the run reaches.
+        Assert.True(predicted.Values.Count(ms => ms > best * 1.5) >= 2, "no candidate lies beyond the bound: the test could not fail");
+
+        var explored = new HashSet<string>();
+        for (var i = 0; i < 400; i++)
+        {
+            var bound = rl.ExplorationBound;
+            var (plan, wasExplored) = rl.Choose(state, objective);
+            var ms = model.Estimate(state, plan).LatencyMs;
+            if (wasExplored)
+            {
+                explored.Add(plan.Signature());
+                Assert.True(ms <= (best * bound) + 1e-6, $"explored {plan} predicted {ms:F1} ms, beyond {bound:F2}x the best {best:F1} ms");
+            }
+            var served = environment.Serve(plan);
+            rl.Learn(state, plan, objective, served.LatencyMs, served.EnergyJ);
+        }
+        output.WriteLine($"bound {rl.ExplorationBound:F2}x (observed error {rl.ObservedError:P1}); explored {explored.Count} of {predicted.Count} candidates");
+        Assert.True(rl.ObservedError < 0.1, $"the model is right, yet its observed error is {rl.ObservedError:P1}");
+        Assert.NotEmpty(explored);
+        Assert.True(explored.Count < predicted.Count, "every candidate was explored: the bound kept none out");
+    }
+
+    [Fact]
+    public void The_exploration_bound_widens_only_with_the_cost_models_observed_error()
+    {
+        var state = MiscalibratedJetson().Believed;
+        var objective = Objective.Latency;
+        var model = new CostModel(correctionEnabled: false);
+        var rl = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(Seed: 5));
+        var candidates = rl.Candidates(state, objective);
+        var predicted = candidates.ToDictionary(p => p.Signature(), p => model.Estimate(state, p).LatencyMs);
+        var best = predicted.Values.Min();
+        var bestPlan = candidates.First(p => predicted[p.Signature()] == best);
+        var far = candidates.Where(p => predicted[p.Signature()] is var ms && ms > best * 2 && ms < best * 8).OrderBy(p => predicted[p.Signature()]).First();
+
+        Assert.Equal(1 + rl.Options.ExploreSlack, rl.ExplorationBound, 6);
+        Assert.DoesNotContain(rl.SafeToExplore(state, objective), p => p.SamePlacement(far));
+
+        // Served exactly as predicted: no error, the bound stays where it was.
+        for (var i = 0; i < 20; i++) rl.Learn(state, bestPlan, objective, best, 0);
+        Assert.Equal(1 + rl.Options.ExploreSlack, rl.ExplorationBound, 6);
+        Assert.DoesNotContain(rl.SafeToExplore(state, objective), p => p.SamePlacement(far));
+
+        // The best predicted plan takes 3x its prediction: the model is that wrong, so plans that far off become worth a try.
+        for (var i = 0; i < 40; i++) rl.Learn(state, bestPlan, objective, best * 3, 0);
+        output.WriteLine($"after 3x errors: observed error {rl.ObservedError:P0}, bound {rl.ExplorationBound:F2}x; far plan predicted {predicted[far.Signature()] / best:F2}x the best");
+        Assert.InRange(rl.ObservedError, 1.5, 2.0);
+        Assert.True(rl.ExplorationBound > predicted[far.Signature()] / best);
+        Assert.Contains(rl.SafeToExplore(state, objective), p => p.SamePlacement(far));
+    }
+
+    [Fact]
+    public void Exploration_never_tries_a_plan_predicted_to_miss_the_deadline()
+    {
+        var state = MiscalibratedJetson().Believed;
+        var objective = Objective.Latency;
+        var model = new CostModel(correctionEnabled: false);
+        var open = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(ExploreSlack: 100, Seed: 5));
+        var safe = open.SafeToExplore(state, objective).Select(p => model.Estimate(state, p).LatencyMs).Order().ToList();
+        Assert.True(safe.Count >= 3);
+        var deadline = safe[safe.Count / 2];
+
+        var bounded = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(ExploreSlack: 100, Seed: 5, DeadlineMs: deadline));
+        var within = bounded.SafeToExplore(state, objective).Select(p => model.Estimate(state, p).LatencyMs).ToList();
+        Assert.All(within, ms => Assert.True(ms <= deadline + 1e-9, $"{ms:F1} ms explored past the {deadline:F1} ms deadline"));
+        Assert.Equal(safe.Count(ms => ms <= deadline + 1e-9), within.Count);
+    }
 }

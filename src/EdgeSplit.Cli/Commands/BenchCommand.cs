@@ -29,8 +29,8 @@ internal static class BenchCommand
         var objective = new Option<string>("--objective") { Description = "latency, energy, throughput or weighted.", DefaultValueFactory = _ => "latency" };
         var duration = new Option<double?>("--duration") { Description = "Seconds each strategy runs; the scenario's timeline is scaled to fit (default: its own duration)." };
         var seed = new Option<int>("--seed") { Description = "Seed of inputs and of the rl planner, the same for every strategy.", DefaultValueFactory = _ => 42 };
-        var concurrency = new Option<int>("--concurrency") { Description = "Requests in flight from the closed-loop client.", DefaultValueFactory = _ => 2 };
-        var deadline = new Option<double>("--deadline") { Description = "Seconds a request may take before it counts as failed.", DefaultValueFactory = _ => 5 };
+        var workload = new WorkloadOptions();
+        var deadline = new Option<double>("--deadline") { Description = "Seconds an unanswered frame or request may take before it is given up and counts as failed.", DefaultValueFactory = _ => 5 };
         var sweep = new Option<bool>("--sweep") { Description = "Run every cut of --model between the source and one other device, sequential and pipelined." };
         var table41 = new Option<bool>("--table41") { Description = "Time the six zoo models on each device profile of the testbed (heavy)." };
         var believe = new Option<string?>("--believe")
@@ -44,8 +44,9 @@ internal static class BenchCommand
         var dashboard = LiveDashboard.Option();
         var command = new Command("bench", "Measure strategies on an emulated testbed through a scenario and write a report (results.json, results.csv, report.md, plots).")
         {
-            models, model, testbed, scenario, strategies, objective, duration, seed, concurrency, deadline, believe, noCorrection, inProcess, sweep, table41, output, json, dashboard,
+            models, model, testbed, scenario, strategies, objective, duration, seed, deadline, believe, noCorrection, inProcess, sweep, table41, output, json, dashboard,
         };
+        foreach (var option in workload.All) command.Options.Add(option);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var spec = TestbedSpec.Load(parse.GetValue(testbed)!);
@@ -81,16 +82,17 @@ internal static class BenchCommand
             Planning.Objective.Parse(goal);
             var seconds = parse.GetValue(duration);
             if (seconds is { } s && !(s is >= 1 and <= 86_400)) throw new BadInputException($"--duration must be between 1 and 86400 seconds, got {s.ToString(CultureInfo.InvariantCulture)}");
-            if (parse.GetValue(concurrency) is < 1 or > 64) throw new BadInputException("--concurrency must be between 1 and 64");
             if (!(parse.GetValue(deadline) is > 0 and <= 600)) throw new BadInputException("--deadline must be between 0 and 600 seconds");
+            var (camera, inFlight) = workload.Parse(parse, TimeSpan.FromSeconds(parse.GetValue(deadline)));
             // Every option is checked before the dashboard comes up: bad input ends with its one error line.
             var beliefs = ParseBeliefs(parse.GetValue(believe), spec);
             await using var live = await LiveDashboard.StartAsync(parse.GetValue(dashboard)!, ct);
             var experiment = new Experiment(names, spec, play, chosen, goal,
-                seconds is { } d ? TimeSpan.FromSeconds(d) : null, parse.GetValue(seed), parse.GetValue(concurrency),
+                seconds is { } d ? TimeSpan.FromSeconds(d) : null, parse.GetValue(seed), inFlight,
                 TimeSpan.FromSeconds(parse.GetValue(deadline)), $"EdgeSplit bench: {string.Join(", ", names)} on {spec.Name}, scenario {play.Name}")
             {
                 BelievedSpeeds = beliefs,
+                Workload = camera,
                 CostCorrection = !parse.GetValue(noCorrection),
                 ForceInProcess = parse.GetValue(inProcess),
                 TestbedFile = Path.GetFullPath(parse.GetValue(testbed)!),

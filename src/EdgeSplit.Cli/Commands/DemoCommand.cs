@@ -32,28 +32,33 @@ internal static class DemoCommand
         };
         var dashboard = LiveDashboard.Option();
         var inProcess = InProcessOption();
+        var workload = new WorkloadOptions();
         var command = new Command("demo", "The main job: MobileNetV2 split over the proposal's testbed (Pi 4s and Jetson Nanos, emulated) through changing conditions; static vs adaptive, with a report.")
         {
             output, duration, inProcess, dashboard,
         };
+        foreach (var option in workload.All) command.Options.Add(option);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var seconds = parse.GetValue(duration);
             if (!(seconds is >= 3 and <= 3600)) throw new Graph.BadInputException($"--duration must be between 3 and 3600 seconds, got {seconds.ToString(CultureInfo.InvariantCulture)}");
+            var (camera, inFlight) = workload.Parse(parse, TimeSpan.FromSeconds(5));
             var started = Stopwatch.StartNew();
             var testbedFile = EvaluationView.Example(Path.Combine("testbeds", "proposal.yaml"));
             var testbed = TestbedSpec.Load(testbedFile);
             var scenario = Scenario.Load(EvaluationView.Example(Path.Combine("scenarios", "proposal", "mixed.yaml")));
             await using var live = await LiveDashboard.StartAsync(parse.GetValue(dashboard)!, ct);
             var experiment = new Experiment(["mobilenetv2"], testbed, scenario, [Strategy.Static, Strategy.Optimal, Strategy.Rl, Strategy.Oracle],
-                Duration: TimeSpan.FromSeconds(seconds), Title: "EdgeSplit demo: MobileNetV2 on the proposal's testbed (emulated), mixed scenario")
+                Duration: TimeSpan.FromSeconds(seconds), Concurrency: inFlight, Title: "EdgeSplit demo: MobileNetV2 on the proposal's testbed (emulated), mixed scenario")
             {
                 ForceInProcess = parse.GetValue(inProcess),
+                Workload = camera,
                 TestbedFile = testbedFile,
                 Dashboard = live?.Feed,
             };
             Terminal.Out.MarkupLine($"[bold]EdgeSplit demo[/]: mobilenetv2 on [bold]{Markup.Escape(testbed.Name)}[/] ({string.Join(", ", testbed.Devices.Select(d => $"{Markup.Escape(d.Name)}={Markup.Escape(d.Profile.Name)}"))}), " +
-                $"scenario [bold]{Markup.Escape(scenario.Name)}[/] compressed {scenario.Duration.TotalSeconds:0} s -> {seconds:0} s per strategy; static, optimal, rl, and the hindsight oracle as the yardstick.");
+                $"scenario [bold]{Markup.Escape(scenario.Name)}[/] compressed {scenario.Duration.TotalSeconds:0} s -> {seconds:0} s per strategy; static, optimal, rl, and the hindsight oracle as the yardstick; " +
+                (camera is { } c ? $"a camera at {c.Fps:0.##} fps, each frame due {c.Deadline.TotalMilliseconds:0} ms after capture." : $"a closed-loop client with {inFlight} requests in flight."));
             Terminal.Out.MarkupLine($"[grey]testbed: {Markup.Escape(EvaluationView.ExpectedBackend(experiment.ForceInProcess))}; energy estimated from power models.[/]");
             var (report, backend) = await LiveRun.RunAsync(experiment, testbed.Devices.Select(d => d.Name).ToList(), ct, live);
             Terminal.Out.MarkupLine($"[bold]testbed that ran[/]: {Markup.Escape(backend)}");

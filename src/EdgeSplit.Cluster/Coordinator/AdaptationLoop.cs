@@ -132,6 +132,12 @@ internal sealed class AdaptationLoop : IAsyncDisposable
                     {
                         return;
                     }
+                    if (Sound(current) && proposal.Plan.Stages.FirstOrDefault(s => !_health.IsAlive(s.Device)) is { } unreachable)
+                    {
+                        // A proposal on a device that cannot be reached now must not take down the plan that still serves.
+                        _logger.LogWarning("kept plan v{Version}: the proposal needs {Device}, which is not reachable", current!.Plan.Version, unreachable.Device);
+                        return;
+                    }
                     await SetPlanAsync(proposal.Plan, current?.Compression ?? _options.Compression, reason, ct);
                     _backoffDoublings = 0;
                     return;

@@ -11,9 +11,10 @@ namespace EdgeSplit.Cluster.Coordinator;
 /// <summary>
 /// Request routing: sends each request into the deployed route at the device where requests enter,
 /// waits for the last hop's delivery, and retries failed attempts (after recovery) with Polly. An
-/// attempt that stalls has its plan's devices probed at once; when a switch leaves its plan on a dead
-/// device it is re-sent on the new plan at once, and when a newer plan serves while it waits, it is
-/// hedged there (the first answer wins). Nothing is ever answered twice.
+/// attempt that stalls has its plan's devices probed at once; when its plan loses a device it is re-sent
+/// on the plan that replaces it, waiting for that plan within the attempt's time if it is not deployed
+/// yet, and when a newer plan serves while it waits, it is hedged there (the first answer wins). Nothing
+/// is ever answered twice.
 /// </summary>
 internal sealed class RequestRouter
 {
@@ -50,14 +51,12 @@ internal sealed class RequestRouter
             Delay = options.RetryDelay,
             BackoffType = DelayBackoffType.Exponential,
             UseJitter = true,
-            // A request re-routed off a dead device goes again at once: the new plan is already deployed.
-            DelayGenerator = args => ValueTask.FromResult(args.Outcome.Exception is AttemptFailedException { Rerouted: true } ? TimeSpan.Zero : (TimeSpan?)null),
             OnRetry = async args =>
             {
                 Interlocked.Increment(ref _retried);
                 var failed = args.Outcome.Exception as AttemptFailedException;
                 _logger.LogInformation("retrying a request (attempt {Attempt}): {Reason}", args.AttemptNumber + 2, failed?.Message);
-                if (failed is { Rerouted: false })
+                if (failed is not null)
                 {
                     await _loop.RecoverAsync(failed.Device);
                 }
@@ -136,6 +135,7 @@ internal sealed class RequestRouter
         using var onTimeout = scope.Token.Register(() => timedOut.TrySetResult());
         var sends = new List<Send> { Start($"{id}#{attempt}", attempt, first, inputs, deadline, scope.Token) };
         var stalled = false;
+        var waitingForPlan = false;
         try
         {
             while (true)
@@ -152,18 +152,22 @@ internal sealed class RequestRouter
                     }
                     sends.Remove(answered);
                     answered.Abandon();
-                    if (sends.Count == 0)
+                    if (sends.Count == 0 && (delivery.FailedDevice is null || _health.IsAlive(delivery.FailedDevice)))
                     {
-                        throw new AttemptFailedException(delivery.Error, delivery.FailedDevice, rerouted: false);
+                        throw new AttemptFailedException(delivery.Error, delivery.FailedDevice);
                     }
-                    continue;
+                    if (sends.Count > 0)
+                    {
+                        continue;
+                    }
+                    // The hop failed on a device already known dead: re-route below, as for a lost device.
                 }
                 if (timedOut.Task.IsCompleted)
                 {
                     ct.ThrowIfCancellationRequested();
                     var waited = _time.GetElapsedTime(started);
                     await _loop.OnTimedOutAsync(first, waited);
-                    throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:0.###} s on plan v{first.Plan.Version} (the last agent delivers to {_deployer.ReplyAddress}; if agents cannot reach that address, set --advertise)", null, rerouted: false);
+                    throw new AttemptFailedException($"no result within {_options.AttemptTimeout.TotalSeconds:0.###} s on plan v{first.Plan.Version} (the last agent delivers to {_deployer.ReplyAddress}; if agents cannot reach that address, set --advertise)", null);
                 }
                 if (done == stall && !stall.IsCanceled)
                 {
@@ -186,7 +190,16 @@ internal sealed class RequestRouter
                         sends.Add(Start($"{id}#{attempt}r{Interlocked.Increment(ref _reroutes)}", attempt, current, inputs, deadline, scope.Token));
                         continue;
                     }
-                    throw new AttemptFailedException($"plan v{first.Plan.Version} lost a device and no plan serves yet", null, rerouted: true);
+                    if (!waitingForPlan)
+                    {
+                        // The plan lost a device and its replacement is not deployed yet: the request waits for it
+                        // within this attempt's time (the next switch wakes the loop), rather than failing while the
+                        // membership change is still being re-planned. A re-plan is asked for, in case none runs.
+                        waitingForPlan = true;
+                        _logger.LogDebug("request {Id}: plan v{Version} lost a device; waiting for the next plan", id, first.Plan.Version);
+                        _ = _loop.RecoverAsync(null);
+                    }
+                    continue;
                 }
                 if (stalled && current is not null && sends.All(s => s.Deployment != current) && current.Devices.All(_health.IsAlive))
                 {
@@ -321,10 +334,8 @@ internal sealed class RequestRouter
         }
     }
 
-    private sealed class AttemptFailedException(string message, string? device, bool rerouted) : Exception(message)
+    private sealed class AttemptFailedException(string message, string? device) : Exception(message)
     {
         public string? Device { get; } = device;
-
-        public bool Rerouted { get; } = rerouted;
     }
 }
