@@ -108,12 +108,13 @@ def drive(args):
     frames = measure.load_frames(args.frames, model.input_shape, args.seed)
     send = _send_chain if args.route == "chain" else _send_via_driver
     in_flight = 1 if args.mode == "sequential" else args.in_flight
+    emulation = _emulation(args, stages)
 
     rpc.init_rpc("driver", rank=0, world_size=stages + 1,
                  rpc_backend_options=worker.backend_options(args.master_addr, args.master_port, args.rpc_timeout))
     graceful = False
     try:
-        deployed = [rpc.rpc_async(name, worker.load_stage, args=(args.onnx, model.arch, bounds[s], bounds[s + 1]))
+        deployed = [rpc.rpc_async(name, worker.load_stage, args=(args.onnx, model.arch, bounds[s], bounds[s + 1], emulation[s]))
                     for s, name in enumerate(route)]
         deployed = [f.wait() for f in deployed]
         for i in range(args.warmup):
@@ -132,6 +133,22 @@ def drive(args):
 
     return _report(args, model, cut_indices, route, deployed, in_flight, run, started, before, after,
                    driver_before, driver_after, hop_payloads, frames)
+
+
+def _numbers(text, count, name, default):
+    values = [float(v) for v in text.split(",")] if text else [default] * count
+    if len(values) != count or any(v < 0 for v in values):
+        raise ValueError(f"--{name} needs {count} non-negative numbers, comma-separated; got '{text}'")
+    return values
+
+
+def _emulation(args, stages):
+    """Each stage's device emulation: its slowdown, the latency of the hop into it (from the driver or
+    the stage before) and, for the last, of the hop back to the driver."""
+    slowdowns = _numbers(args.slowdowns, stages, "slowdowns", 1.0)
+    delays = _numbers(args.hop_delays_ms, stages + 1, "hop-delays-ms", 0.0)
+    return [{"slowdown": slowdowns[s], "delay_in_ms": delays[s], "delay_out_ms": delays[stages] if s == stages - 1 else 0.0}
+            for s in range(stages)]
 
 
 def _hop_payloads(send, route, frame, route_kind):

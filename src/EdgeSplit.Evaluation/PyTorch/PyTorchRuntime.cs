@@ -118,6 +118,14 @@ public sealed class PyTorchRuntime(PyTorchEnvironment environment, PyTorchLaunch
         {
             arguments.AddRange(["--frames", Path.GetFullPath(frames)]);
         }
+        if (options.Slowdowns.Count > 0)
+        {
+            arguments.AddRange(["--slowdowns", string.Join(',', options.Slowdowns.Select(Text))]);
+        }
+        if (options.HopDelaysMs.Count > 0)
+        {
+            arguments.AddRange(["--hop-delays-ms", string.Join(',', options.HopDelaysMs.Select(Text))]);
+        }
         return arguments;
     }
 
