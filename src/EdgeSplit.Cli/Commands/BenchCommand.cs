@@ -59,7 +59,7 @@ internal static class BenchCommand
             {
                 var name = parse.GetValue(model) ?? throw new BadInputException("--sweep needs --model NAME");
                 var sweepRuntimes = parse.GetValue(runtimes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
-                if (sweepRuntimes.Count == 0 || sweepRuntimes.FirstOrDefault(r => !SweepRuntimes.All.Contains(r)) is { } unknown && unknown.Length >= 0)
+                if (sweepRuntimes.Count == 0 || sweepRuntimes.Any(r => !SweepRuntimes.All.Contains(r)))
                 {
                     throw new BadInputException($"--runtimes takes {string.Join(" and/or ", SweepRuntimes.All)}, comma-separated; got '{parse.GetValue(runtimes)}'");
                 }
