@@ -62,6 +62,11 @@ def parse(argv):
                        help="chain: each worker forwards to the next; via-driver: results return to the driver between stages (ParetoPipe)")
     drive.add_argument("--fps", type=float, default=0.0, help="frame rate of the open-loop source; 0 = closed loop")
     drive.add_argument("--deadline-ms", type=float, default=1000.0)
+    drive.add_argument("--drop-when-full", action="store_true",
+                       help="open loop: a frame due while --in-flight frames are in the pipeline is dropped, as EdgeSplit's camera does, instead of waiting")
+    drive.add_argument("--slowdowns", default="", help="emulated devices: host wall seconds per CPU second of each stage's compute (default 1 each)")
+    drive.add_argument("--hop-delays-ms", default="",
+                       help="emulated links: one-way latency into each stage, then back to the driver (stages + 1 numbers; default 0)")
     args = parser.parse_args(argv)
     for name in ("count", "in_flight", "threads"):
         if getattr(args, name, 1) < 1:

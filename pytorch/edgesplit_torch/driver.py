@@ -2,7 +2,8 @@
 
 Frames arrive at a fixed rate (open loop, `--fps`), each due at t0 + i/fps; at most `in_flight`
 are inside the pipeline (1 = sequential, one frame at a time through the stages; more =
-pipelined, as ParetoPipe keeps several batches in flight) and the rest wait in arrival order.
+pipelined, as ParetoPipe keeps several batches in flight) and the rest wait in arrival order, or,
+with `--drop-when-full` (EdgeSplit's camera), are dropped and counted as misses.
 A frame's latency runs from its due time to its result, so it includes that wait; a frame later
 than its deadline, or failed, is a miss. With `--fps 0` the loop is closed: the next frame goes
 as soon as one finishes, and latency runs from sending.
@@ -57,9 +58,10 @@ class _Run:
         self.outputs = {}
         self.errors = []
         self.keep_outputs = keep_outputs
+        self.dropped = 0
 
 
-def _schedule(send, route, frames, count, fps, in_flight, keep_outputs):
+def _schedule(send, route, frames, count, fps, in_flight, keep_outputs, drop_when_full=False):
     run = _Run(count, keep_outputs)
     slots = threading.Semaphore(in_flight)
     started = time.perf_counter() + 0.05
@@ -69,7 +71,12 @@ def _schedule(send, route, frames, count, fps, in_flight, keep_outputs):
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
-        slots.acquire()
+        if due is not None and drop_when_full:
+            if not slots.acquire(blocking=False):
+                run.dropped += 1
+                continue
+        else:
+            slots.acquire()
         sent = time.perf_counter()
         origin = due if due is not None else sent
         run.sent_at[i] = origin
@@ -108,12 +115,13 @@ def drive(args):
     frames = measure.load_frames(args.frames, model.input_shape, args.seed)
     send = _send_chain if args.route == "chain" else _send_via_driver
     in_flight = 1 if args.mode == "sequential" else args.in_flight
+    emulation = _emulation(args, stages)
 
     rpc.init_rpc("driver", rank=0, world_size=stages + 1,
                  rpc_backend_options=worker.backend_options(args.master_addr, args.master_port, args.rpc_timeout))
     graceful = False
     try:
-        deployed = [rpc.rpc_async(name, worker.load_stage, args=(args.onnx, model.arch, bounds[s], bounds[s + 1]))
+        deployed = [rpc.rpc_async(name, worker.load_stage, args=(args.onnx, model.arch, bounds[s], bounds[s + 1], emulation[s]))
                     for s, name in enumerate(route)]
         deployed = [f.wait() for f in deployed]
         for i in range(args.warmup):
@@ -121,7 +129,7 @@ def drive(args):
         hop_payloads = _hop_payloads(send, route, frames[0], args.route)
         before = {name: rpc.rpc_sync(name, worker.reset_stats) for name in route}
         driver_before = worker.process_counters()
-        run, started = _schedule(send, route, frames, args.count, args.fps, in_flight, args.outputs)
+        run, started = _schedule(send, route, frames, args.count, args.fps, in_flight, args.outputs, args.drop_when_full)
         driver_after = worker.process_counters()
         after = {name: rpc.rpc_sync(name, worker.stats) for name in route}
         if args.route == "chain":
@@ -132,6 +140,22 @@ def drive(args):
 
     return _report(args, model, cut_indices, route, deployed, in_flight, run, started, before, after,
                    driver_before, driver_after, hop_payloads, frames)
+
+
+def _numbers(text, count, name, default):
+    values = [float(v) for v in text.split(",")] if text else [default] * count
+    if len(values) != count or any(v < 0 for v in values):
+        raise ValueError(f"--{name} needs {count} non-negative numbers, comma-separated; got '{text}'")
+    return values
+
+
+def _emulation(args, stages):
+    """Each stage's device emulation: its slowdown, the latency of the hop into it (from the driver or
+    the stage before) and, for the last, of the hop back to the driver."""
+    slowdowns = _numbers(args.slowdowns, stages, "slowdowns", 1.0)
+    delays = _numbers(args.hop_delays_ms, stages + 1, "hop-delays-ms", 0.0)
+    return [{"slowdown": slowdowns[s], "delay_in_ms": delays[s], "delay_out_ms": delays[stages] if s == stages - 1 else 0.0}
+            for s in range(stages)]
 
 
 def _hop_payloads(send, route, frame, route_kind):
@@ -150,7 +174,7 @@ def _report(args, model, cut_indices, route, deployed, in_flight, run, started, 
             driver_before, driver_after, hop_payloads, frames):
     latencies = [v for v in run.latency_ms if v is not None]
     completed = len(latencies)
-    failed = args.count - completed
+    failed = args.count - completed - run.dropped
     last = max((t for t in run.finished_at if t is not None), default=started)
     duration = max(last - started, 1e-9)
 
@@ -177,10 +201,10 @@ def _report(args, model, cut_indices, route, deployed, in_flight, run, started, 
         "runtime": "pytorch-rpc", **measure.versions(), "model": model.arch, "onnx": args.onnx,
         "weights": deployed[0]["weights"], "cuts": cut_indices, "mode": args.mode, "route": args.route,
         "in_flight": in_flight, "fps": args.fps, "closed_loop": args.fps <= 0, "deadline_ms": args.deadline_ms,
-        "frames": args.count, "completed": completed, "failed": failed, "warmup": args.warmup,
+        "frames": args.count, "completed": completed, "failed": failed, "dropped": run.dropped, "warmup": args.warmup,
         "duration_seconds": duration, "achieved_fps": completed / duration,
         "latency_ms": measure.percentiles(latencies),
-        "deadline_misses": failed + sum(1 for v in latencies if v > args.deadline_ms),
+        "deadline_misses": failed + run.dropped + sum(1 for v in latencies if v > args.deadline_ms),
         "stage_compute_ms": [measure.percentiles([s[i] for s in stage_ms]) for i in range(len(route))],
         "workers": workers, "driver": delta(driver_before, driver_after), "hops": hops,
         "samples": samples, "outputs": outputs, "errors": run.errors,

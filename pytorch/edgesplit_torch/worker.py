@@ -24,6 +24,9 @@ _stage = None
 _lock = threading.Lock()
 _compute_ms = []
 _sent_payload_bytes = None
+# On an emulated testbed (EdgeSplit's namespace testbed), what its agents do themselves and the kernel
+# cannot: stretch each compute's CPU time to the device's speed, and add each link's one-way latency.
+_emulation = {"slowdown": 1.0, "delay_in_ms": 0.0, "delay_out_ms": 0.0}
 
 
 def backend_options(master_addr, master_port, rpc_timeout_s):
@@ -39,6 +42,9 @@ def configure_process(threads, interface):
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
     os.environ["TP_SOCKET_IFNAME"] = interface
+    # init_rpc also builds a Gloo group; by default Gloo takes the address the host name resolves to
+    # (127.0.0.1), which inside a testbed device's namespace no other device reaches.
+    os.environ["GLOO_SOCKET_IFNAME"] = interface
 
 
 def serve(args):
@@ -49,9 +55,12 @@ def serve(args):
     rpc.shutdown()  # graceful: returns once every process, the driver last, has called it
 
 
-def load_stage(onnx_path, arch, first, last):
-    """Builds the model from the zoo file and keeps units [first, last)."""
+def load_stage(onnx_path, arch, first, last, emulation=None):
+    """Builds the model from the zoo file and keeps units [first, last). `emulation` (slowdown: host
+    wall seconds per CPU second of compute; delay_in_ms: the one-way latency of the hop into this
+    stage; delay_out_ms: of the hop from the last stage back to the driver) emulates the device."""
     global _stage
+    _emulation.update(emulation or {})
     started = time.perf_counter()
     model = zoo_module.load(onnx_path, arch)
     _stage = zoo_module.Stage(model.units[first:last])
@@ -59,10 +68,26 @@ def load_stage(onnx_path, arch, first, last):
             "load_seconds": time.perf_counter() - started, "weights": model.weights}
 
 
+def _sleep_ms(ms):
+    if ms > 0:
+        time.sleep(ms / 1000)
+
+
+def _cpu_seconds():
+    # One torch thread computes on the calling thread: its own CPU time, as EdgeSplit's agent measures.
+    # More threads: the whole process's (the RPC threads' little unpickling included).
+    return time.thread_time() if torch.get_num_threads() == 1 else time.process_time()
+
+
 def _run(x, outputs):
+    _sleep_ms(_emulation["delay_in_ms"])  # the hop into this stage, added by the receiver
     with _lock:
         started = time.perf_counter()
+        cpu = _cpu_seconds()
         x, outputs = _stage(x, outputs)
+        # The device's speed: the compute ends its CPU time x slowdown after it started (as EdgeSplit's agent's
+        # EmulatedLinks.AfterComputeAsync); a compute the host already slowed past that is not stretched further.
+        _sleep_ms(((_cpu_seconds() - cpu) * _emulation["slowdown"] - (time.perf_counter() - started)) * 1000)
         elapsed = (time.perf_counter() - started) * 1000
         _compute_ms.append(elapsed)
     return x, outputs, elapsed
@@ -81,6 +106,7 @@ def run_chain(route, x, outputs, stage_ms):
     x, outputs, elapsed = _run(x, outputs)
     stage_ms = stage_ms + [elapsed]
     if not route:
+        _sleep_ms(_emulation["delay_out_ms"])  # the result's hop back to the driver
         done = torch.futures.Future()
         done.set_result((x, outputs, stage_ms))
         return done
@@ -92,7 +118,9 @@ def run_chain(route, x, outputs, stage_ms):
 
 def run_stage(x, outputs):
     """Runs this stage and returns its output to the caller (the via-driver route)."""
-    return _run(x, outputs)
+    result = _run(x, outputs)
+    _sleep_ms(_emulation["delay_out_ms"])
+    return result
 
 
 def process_counters():

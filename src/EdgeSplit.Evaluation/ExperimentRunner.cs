@@ -31,6 +31,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         var runIndex = 0;
         var labels = new List<string>();
         var emulations = new List<TestbedEmulation>();
+        var pytorchNotes = new List<string>();
         EmulatedConditions? conditions = null;
         Report(new LiveFrame(Experiment.Models[0], Experiment.Strategies[0], 0, runCount, 0, Experiment.RunDuration.TotalSeconds, [], [], 0, double.NaN, 0, 0, 0, "calibrating this host"));
         var host = await Task.Run(() => HostCalibration.LoadOrMeasure(say, ct), ct);
@@ -48,6 +49,16 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
             foreach (var strategy in Experiment.Strategies)
             {
                 ct.ThrowIfCancellationRequested();
+                if (strategy == Strategy.PytorchRpc)
+                {
+                    Report(new LiveFrame(model.Name, strategy, runIndex++, runCount, 0, Experiment.RunDuration.TotalSeconds, [], [], 0, double.NaN, 0, 0, 0, "PyTorch RPC on static's split"));
+                    var torch = await PyTorch.PyTorchStrategyRun.RunAsync(Experiment, modelName, backend, model, conditions, objective,
+                        results.FirstOrDefault(r => r.Model == model.Name && r.Strategy == Strategy.Static), say, ct);
+                    results.AddRange(torch.Result is { } r ? [r] : []);
+                    pytorchNotes.AddRange(torch.Notes);
+                    if (torch.Placement is { } p) placements[(model.Name, strategy)] = [(p, 1.0)];
+                    continue;
+                }
                 var run = new StrategyRun(Experiment, backend, model, strategy, conditions, objective, Report, runIndex, runCount);
                 results.Add(await run.RunAsync(ct));
                 placements[(model.Name, strategy)] = run.Placements;
@@ -96,6 +107,7 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         {
             closing.Add("The cost model's online correction was off: planners did not learn device or link factors from observed times.");
         }
+        closing.AddRange(pytorchNotes);
         closing.AddRange(ExperimentNotes.Explain(results, placements));
         var shortBackend = labels.All(l => l.StartsWith("namespace", StringComparison.Ordinal)) ? "namespace testbed (agent processes, tc, cgroups)" : "in-process emulation (no namespaces)";
         return new BenchReport(

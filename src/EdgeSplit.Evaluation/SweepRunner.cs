@@ -22,11 +22,15 @@ public static class SweepRunner
     /// <summary>Cuts measured per sweep: spread over the model (all of them for small models).</summary>
     public const int MaxCuts = 16;
 
-    public static SweepReport Run(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false) =>
-        RunAsync(modelName, testbed, seed, progress, ct, forceInProcess).GetAwaiter().GetResult();
+    public static SweepReport Run(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false,
+        IReadOnlyList<string>? runtimes = null, Action<string>? log = null) =>
+        RunAsync(modelName, testbed, seed, progress, ct, forceInProcess, log, runtimes).GetAwaiter().GetResult();
 
-    public static async Task<SweepReport> RunAsync(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false, Action<string>? log = null)
+    /// <summary>Runs the sweep; <paramref name="runtimes"/> says which runtimes (<see cref="SweepRuntimes"/>), EdgeSplit alone by default.</summary>
+    public static async Task<SweepReport> RunAsync(string modelName, TestbedSpec testbed, int seed, IProgress<LiveFrame>? progress, CancellationToken ct, bool forceInProcess = false, Action<string>? log = null,
+        IReadOnlyList<string>? runtimes = null)
     {
+        runtimes ??= [SweepRuntimes.EdgeSplit];
         var model = PreparedModel.Prepare(modelName, seed);
         var source = testbed.Source;
         var host = HostCalibration.LoadOrMeasure(log, ct);
@@ -35,8 +39,43 @@ public static class SweepRunner
             ?? throw new Graph.BadInputException($"testbed {testbed.Name} has no device linked to the source {source}; a sweep needs two linked devices");
         var pair = testbed with { Devices = [testbed.Device(source), other], Links = [testbed.Link(source, other.Name)!] };
         var emulation = TestbedEmulation.Plan(pair, host, model.Name);
-        CoordinatorHost? coordinator = null;
         await using var backend = await TestbedBackends.StartAsync(pair, pair.Name + ".yaml", emulation, forceInProcess, log ?? (_ => { }), ct);
+        var points = new List<SweepPoint>();
+        var notes = new List<string>();
+        if (runtimes.Contains(SweepRuntimes.EdgeSplit))
+        {
+            points.AddRange(await SweepEdgeSplitAsync(model, backend, source, other.Name, progress, ct));
+            notes.Add((runtimes.Count > 1 ? "edgesplit: " : "") +
+                $"Each cut is measured for real on emulated devices in the testbed's nominal conditions: sequential latency is the median of 6 requests one at a time, " +
+                $"pipelined throughput the requests completed with 4 in flight over 1.5 s. {Verifier.SpreadCuts(model.Onnx, MaxCuts).Count} cuts spread over the model's {model.Onnx.Cuts.Count}, plus the whole model on each device.");
+        }
+        if (runtimes.Contains(SweepRuntimes.PyTorchRpc))
+        {
+            // After EdgeSplit's coordinator is gone: its agents stay up, idle, beside the PyTorch workers.
+            var (torchPoints, torchNotes) = await PyTorch.PyTorchSweep.RunAsync(modelName, model, backend, source, other.Name, progress, log ?? (_ => { }), ct);
+            points.AddRange(torchPoints);
+            notes.AddRange(torchNotes);
+        }
+        if (points.Count == 0)
+        {
+            throw new PyTorch.PyTorchUnavailableException(string.Join(" ", notes));
+        }
+        return new SweepReport(
+            $"Where to split {model.Name} between {source} and {other.Name}" + (runtimes.Count > 1 ? $": {string.Join(" and ", runtimes)}" : ""),
+            model.Name,
+            testbed.Name,
+            Emulated: true,
+            $"{Environment.ProcessorCount} cores shared with other jobs; {backend.Label}",
+            points,
+            string.Join("\n\n", notes));
+    }
+
+    /// <summary>EdgeSplit's points: the whole model on each device and cuts spread over the model, each sequential and pipelined.</summary>
+    private static async Task<List<SweepPoint>> SweepEdgeSplitAsync(PreparedModel model, ITestbedBackend backend, string source, string otherName, IProgress<LiveFrame>? progress, CancellationToken ct)
+    {
+        var dilation = backend.Emulation.Dilation;
+        var points = new List<SweepPoint>();
+        CoordinatorHost? coordinator = null;
         try
         {
             var n = model.Profile.NodeCount;
@@ -48,14 +87,12 @@ public static class SweepRunner
             {
                 var after = model.Onnx.Cuts[cutIndex].AfterNode;
                 if (after < 0 || after >= n - 1) continue;
-                plans.Add(($"cut {cutIndex} ({model.Onnx.Cuts[cutIndex].NodeName})", new Plan(1, [new Stage(source, 0, after), new Stage(other.Name, after + 1, n - 1)])));
+                plans.Add(($"cut {cutIndex} ({model.Onnx.Cuts[cutIndex].NodeName})", new Plan(1, [new Stage(source, 0, after), new Stage(otherName, after + 1, n - 1)])));
             }
-            plans.Add(($"all on {other.Name}", new Plan(1, [new Stage(other.Name, 0, n - 1)])));
+            plans.Add(($"all on {otherName}", new Plan(1, [new Stage(otherName, 0, n - 1)])));
 
-            var dilation = emulation.Dilation;
             coordinator = await CoordinatorHost.StartAsync(model.Served, backend.Agents, new FixedCutsPlanSource([]),
                 backend.ConfigureCoordinator(new CoordinatorOptions { SourceDevice = source, ConfigureLogging = l => l.ClearProviders() }), plans[0].Plan with { Version = 1 }, ct);
-            var points = new List<SweepPoint>();
             for (var i = 0; i < plans.Count; i++)
             {
                 ct.ThrowIfCancellationRequested();
@@ -86,15 +123,7 @@ public static class SweepRunner
                 }));
                 points.Add(new SweepPoint(label, LatencySummary.Of(sequential).P50Ms, completed / dilation.Report(window.Elapsed).TotalSeconds));
             }
-            return new SweepReport(
-                $"Where to split {model.Name} between {source} and {other.Name}",
-                model.Name,
-                testbed.Name,
-                Emulated: true,
-                $"{Environment.ProcessorCount} cores shared with other jobs; {backend.Label}",
-                points,
-                $"Each cut is measured for real on emulated devices in the testbed's nominal conditions: sequential latency is the median of 6 requests one at a time, " +
-                $"pipelined throughput the requests completed with 4 in flight over 1.5 s. {Verifier.SpreadCuts(model.Onnx, MaxCuts).Count} cuts spread over the model's {model.Onnx.Cuts.Count}, plus the whole model on each device.");
+            return points;
         }
         finally
         {

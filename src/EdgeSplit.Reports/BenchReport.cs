@@ -12,6 +12,8 @@ public enum Strategy
     Rl,
     /// <summary>Hindsight best plan; for evaluation only.</summary>
     Oracle,
+    /// <summary>The proposal's pathway 2: static's split run over PyTorch RPC (torchvision, TensorPipe) on the same devices; written "pytorch-rpc".</summary>
+    PytorchRpc,
 }
 
 /// <summary>Which strategies count as adaptive, and their names as written in files.</summary>
@@ -22,7 +24,7 @@ public static class Strategies
     public static bool IsAdaptive(this Strategy strategy) => Adaptive.Contains(strategy);
 
     /// <summary>The lower-case name used in results.json, results.csv and on the command line.</summary>
-    public static string Name(this Strategy strategy) => strategy.ToString().ToLowerInvariant();
+    public static string Name(this Strategy strategy) => strategy == Strategy.PytorchRpc ? "pytorch-rpc" : strategy.ToString().ToLowerInvariant();
 
     /// <summary>Parses a name such as "rl" or "optimal"; null when unknown.</summary>
     public static Strategy? Parse(string name)

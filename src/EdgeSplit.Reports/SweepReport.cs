@@ -1,7 +1,20 @@
 namespace EdgeSplit.Reports;
 
 /// <summary>One candidate cut measured sequentially (one request at a time) and pipelined (requests overlapping).</summary>
-public sealed record SweepPoint(string Cut, double SequentialLatencyMs, double PipelinedThroughputPerS);
+public sealed record SweepPoint(string Cut, double SequentialLatencyMs, double PipelinedThroughputPerS)
+{
+    /// <summary>The runtime that served it: EdgeSplit's own, or another measured beside it (pytorch-rpc).</summary>
+    public string Runtime { get; init; } = SweepRuntimes.EdgeSplit;
+}
+
+/// <summary>The runtimes a sweep can measure, as written on the command line and in sweep.csv.</summary>
+public static class SweepRuntimes
+{
+    public const string EdgeSplit = "edgesplit";
+    public const string PyTorchRpc = "pytorch-rpc";
+
+    public static IReadOnlyList<string> All { get; } = [EdgeSplit, PyTorchRpc];
+}
 
 /// <summary>Every candidate cut of one model on one testbed, for `edgesplit bench --sweep`.</summary>
 public sealed record SweepReport(
@@ -16,6 +29,14 @@ public sealed record SweepReport(
 /// <summary>The cuts no other cut beats on both latency (lower) and throughput (higher).</summary>
 public static class Pareto
 {
+    /// <summary>Each runtime's own front (<see cref="Front"/> over its points), as indices into <paramref name="points"/>, runtimes in order of first appearance.</summary>
+    public static IReadOnlyList<(string Runtime, IReadOnlyList<int> Front)> FrontsByRuntime(IReadOnlyList<SweepPoint> points) =>
+        [.. points.Select((p, i) => (p, i)).GroupBy(x => x.p.Runtime).Select(g =>
+        {
+            var indices = g.Select(x => x.i).ToList();
+            return (g.Key, (IReadOnlyList<int>)[.. Front([.. indices.Select(i => points[i])]).Select(k => indices[k])]);
+        })];
+
     /// <summary>
     /// Indices into <paramref name="points"/> of the non-dominated points, ordered by latency. A point is dominated
     /// when another has latency at most and throughput at least as good, and is strictly better in one; equal

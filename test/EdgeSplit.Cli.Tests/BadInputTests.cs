@@ -181,6 +181,14 @@ public sealed class BadInputTests : IDisposable
     }
 
     [Fact]
+    public void A_sweep_runtime_that_is_neither_edgesplit_nor_pytorch_rpc()
+    {
+        AssertBadInput(CliProcess.Run("bench", "--sweep", "--model", "squeezenet", "--runtimes", "edgesplit,tensorflow",
+            "--testbed", Path.Combine(RepositoryRoot(), "examples", "testbeds", "two-pi.yaml"), "--out", Path.Combine(_dir, "sweep")), "--runtimes takes edgesplit and/or pytorch-rpc");
+        Assert.False(Directory.Exists(Path.Combine(_dir, "sweep")));
+    }
+
+    [Fact]
     public void An_agent_whose_emulation_file_gives_a_time_dilation_below_one()
     {
         var links = Path.Combine(_dir, "pi.links.json");

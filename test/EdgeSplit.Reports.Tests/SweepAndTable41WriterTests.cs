@@ -37,7 +37,7 @@ public sealed class SweepAndTable41WriterTests
             Assert.Equal(front.Contains(i), records[i].GetProperty("pareto").GetBoolean());
         }
         var csv = File.ReadAllLines(Path.Combine(files.Directory, "sweep.csv"));
-        Assert.Equal("model,cut,sequential_latency_ms,pipelined_throughput_per_s,pareto,emulated", csv[0]);
+        Assert.Equal("model,runtime,cut,sequential_latency_ms,pipelined_throughput_per_s,pareto,emulated", csv[0]);
         Assert.Equal(front.Count, csv.Skip(1).Count(l => l.Contains(",true,", StringComparison.Ordinal)));
 
         var markdown = File.ReadAllLines(files.ReportMarkdown).Where(l => l.Length > 0).ToList();
@@ -45,6 +45,30 @@ public sealed class SweepAndTable41WriterTests
         Assert.Contains("](latency_vs_throughput.png)", string.Join('\n', markdown));
         Assert.Equal(front.Count, markdown.Count(l => l.EndsWith(" yes |", StringComparison.Ordinal)));
         AssertDrawnPng(Path.Combine(files.Directory, "latency_vs_throughput.png"), 0, 3); // every cut, and the front
+    }
+
+    [Fact]
+    public void A_sweep_of_two_runtimes_marks_each_runtimes_own_front_and_plots_both_with_synthetic_results()
+    {
+        using var temp = new TempDirectory();
+        var edgesplit = Synthetic.Sweep(seed: 3, cuts: 12);
+        // PyTorch's points all slower than EdgeSplit's: a joint front would hold none of them, its own front does.
+        var pytorch = Synthetic.Sweep(seed: 5, cuts: 8).Points.Select(p => new SweepPoint(p.Cut, p.SequentialLatencyMs + 100, p.PipelinedThroughputPerS / 4) { Runtime = SweepRuntimes.PyTorchRpc });
+        var sweep = edgesplit with { Points = [.. edgesplit.Points, .. pytorch] };
+        var files = ReportWriter.Write(sweep, Path.Combine(temp.Path, "joint"));
+
+        var fronts = Pareto.FrontsByRuntime(sweep.Points);
+        Assert.Equal([SweepRuntimes.EdgeSplit, SweepRuntimes.PyTorchRpc], fronts.Select(f => f.Runtime));
+        Assert.Equal(Pareto.Front(edgesplit.Points), fronts[0].Front);
+        Assert.All(fronts[1].Front, i => Assert.Equal(SweepRuntimes.PyTorchRpc, sweep.Points[i].Runtime));
+        Assert.NotEmpty(fronts[1].Front);
+        var csv = File.ReadAllLines(Path.Combine(files.Directory, "sweep.csv")).Skip(1).ToList();
+        Assert.Equal(8, csv.Count(l => l.Contains(",pytorch-rpc,", StringComparison.Ordinal)));
+        Assert.Equal(fronts[1].Front.Count, csv.Count(l => l.Contains(",pytorch-rpc,", StringComparison.Ordinal) && l.Contains(",true,", StringComparison.Ordinal)));
+        var markdown = File.ReadAllText(files.ReportMarkdown);
+        Assert.Contains("| | runtime | cut | sequential latency ms | pipelined throughput /s |", markdown);
+        Assert.Contains($"pytorch-rpc {fronts[1].Front.Count} of 8 cuts", markdown);
+        AssertDrawnPng(Path.Combine(files.Directory, "latency_vs_throughput.png"), 0, 3, 2, 5); // each runtime's cuts and front
     }
 
     [Fact]

@@ -23,7 +23,7 @@ internal static class BenchCommand
         var scenario = new Option<string?>("--scenario") { Description = "A scenario YAML file (see examples/scenarios/)." };
         var strategies = new Option<string>("--strategies")
         {
-            Description = "Comma-separated: single, static, greedy, optimal, rl, oracle.",
+            Description = "Comma-separated: single, static, greedy, optimal, rl, oracle, pytorch-rpc (static's split over PyTorch RPC; needs root and python3-torch, which it installs as root).",
             DefaultValueFactory = _ => "single,static,greedy,optimal,rl,oracle",
         };
         var objective = new Option<string>("--objective") { Description = "latency, energy, throughput or weighted.", DefaultValueFactory = _ => "latency" };
@@ -32,6 +32,11 @@ internal static class BenchCommand
         var workload = new WorkloadOptions();
         var deadline = new Option<double>("--deadline") { Description = "Seconds an unanswered frame or request may take before it is given up and counts as failed.", DefaultValueFactory = _ => 5 };
         var sweep = new Option<bool>("--sweep") { Description = "Run every cut of --model between the source and one other device, sequential and pipelined." };
+        var runtimes = new Option<string>("--runtimes")
+        {
+            Description = "With --sweep: comma-separated runtimes to sweep, edgesplit and/or pytorch-rpc (PyTorch RPC on the same devices; needs root and python3-torch).",
+            DefaultValueFactory = _ => SweepRuntimes.EdgeSplit,
+        };
         var table41 = new Option<bool>("--table41") { Description = "Time the six zoo models on each device profile of the testbed (heavy)." };
         var believe = new Option<string?>("--believe")
         {
@@ -44,7 +49,7 @@ internal static class BenchCommand
         var dashboard = LiveDashboard.Option();
         var command = new Command("bench", "Measure strategies on an emulated testbed through a scenario and write a report (results.json, results.csv, report.md, plots).")
         {
-            models, model, testbed, scenario, strategies, objective, duration, seed, deadline, believe, noCorrection, inProcess, sweep, table41, output, json, dashboard,
+            models, model, testbed, scenario, strategies, objective, duration, seed, deadline, believe, noCorrection, inProcess, sweep, runtimes, table41, output, json, dashboard,
         };
         foreach (var option in workload.All) command.Options.Add(option);
         CommandRunner.SetAction(command, async (parse, ct) =>
@@ -54,7 +59,14 @@ internal static class BenchCommand
             if (parse.GetValue(sweep))
             {
                 var name = parse.GetValue(model) ?? throw new BadInputException("--sweep needs --model NAME");
-                var sweepReport = await WithProgress("sweep", progress => Task.Run(() => SweepRunner.Run(name, spec, parse.GetValue(seed), progress, ct, parse.GetValue(inProcess)), ct));
+                var sweepRuntimes = parse.GetValue(runtimes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+                if (sweepRuntimes.Count == 0 || sweepRuntimes.Any(r => !SweepRuntimes.All.Contains(r)))
+                {
+                    throw new BadInputException($"--runtimes takes {string.Join(" and/or ", SweepRuntimes.All)}, comma-separated; got '{parse.GetValue(runtimes)}'");
+                }
+                var sweepLog = new System.Collections.Concurrent.ConcurrentQueue<string>();
+                var sweepReport = await WithProgress("sweep", progress => Task.Run(() => SweepRunner.Run(name, spec, parse.GetValue(seed), progress, ct, parse.GetValue(inProcess), sweepRuntimes, sweepLog.Enqueue), ct));
+                foreach (var message in sweepLog) Console.Error.WriteLine(message);
                 var files = ReportWriter.Write(sweepReport, outDir);
                 return Done(parse.GetValue(json), files, null);
             }

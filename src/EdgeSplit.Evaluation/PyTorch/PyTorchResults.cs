@@ -49,6 +49,9 @@ public sealed record PyTorchRpcResult(
     IReadOnlyList<PyTorchWorkerStats> Workers, PyTorchProcessUse Driver, IReadOnlyList<PyTorchHop> Hops,
     IReadOnlyList<double[]> Samples, IReadOnlyList<PyTorchFrameOutput> Outputs, IReadOnlyList<string> Errors)
 {
+    /// <summary>Frames the camera dropped because the pipeline was full (<c>--drop-when-full</c>); they count as deadline misses.</summary>
+    public int Dropped { get; init; }
+
     /// <summary>Each finished frame's latency and when it was due (or sent, closed loop), for the report's plots.</summary>
     public IReadOnlyList<LatencySample> LatencySamples => [.. Samples.Select(s => new LatencySample(s[0], s[1]))];
 

@@ -40,6 +40,9 @@ public sealed record PyTorchRpcOptions(string ModelPath, IReadOnlyList<int> Cuts
 
     public TimeSpan Deadline { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>Open loop: a frame due while <see cref="InFlight"/> are in the pipeline is dropped (EdgeSplit's camera) instead of waiting.</summary>
+    public bool DropWhenFull { get; init; }
+
     /// <summary>Timed frames.</summary>
     public int Frames { get; init; } = 50;
 
@@ -66,6 +69,18 @@ public sealed record PyTorchRpcOptions(string ModelPath, IReadOnlyList<int> Cuts
 
     /// <summary>The whole run, process starts included.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// An emulated device per stage, as EdgeSplit's agents emulate theirs: host wall seconds per CPU second of the
+    /// stage's compute (dilation included). Empty: every stage runs at the host's speed.
+    /// </summary>
+    public IReadOnlyList<double> Slowdowns { get; init; } = [];
+
+    /// <summary>
+    /// Emulated links' one-way latency (host milliseconds, dilation included), added by the receiver as EdgeSplit's
+    /// agents add it by the sender: into each stage, then from the last back to the driver (stages + 1 values). Empty: none.
+    /// </summary>
+    public IReadOnlyList<double> HopDelaysMs { get; init; } = [];
 }
 
 /// <summary>The single-device baseline: the whole model in one process on <see cref="Device"/>.</summary>

@@ -114,9 +114,21 @@ public sealed class PyTorchRuntime(PyTorchEnvironment environment, PyTorchLaunch
             "--count", Text(options.Frames), "--warmup", Text(options.Warmup), "--seed", Text(options.Seed),
             "--outputs", Text(options.OutputsKept),
         ];
+        if (options.DropWhenFull)
+        {
+            arguments.Add("--drop-when-full");
+        }
         if (options.FramesFile is { } frames)
         {
             arguments.AddRange(["--frames", Path.GetFullPath(frames)]);
+        }
+        if (options.Slowdowns.Count > 0)
+        {
+            arguments.AddRange(["--slowdowns", string.Join(',', options.Slowdowns.Select(Text))]);
+        }
+        if (options.HopDelaysMs.Count > 0)
+        {
+            arguments.AddRange(["--hop-delays-ms", string.Join(',', options.HopDelaysMs.Select(Text))]);
         }
         return arguments;
     }
