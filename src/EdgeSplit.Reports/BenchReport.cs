@@ -12,6 +12,8 @@ public enum Strategy
     Rl,
     /// <summary>Hindsight best plan; for evaluation only.</summary>
     Oracle,
+    /// <summary>Optimal with tile groups allowed at the start of the model (beside layer-wise plans).</summary>
+    Tiles,
 }
 
 /// <summary>Which strategies count as adaptive, and their names as written in files.</summary>
