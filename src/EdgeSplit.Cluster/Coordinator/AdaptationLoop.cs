@@ -196,7 +196,10 @@ internal sealed class AdaptationLoop : IAsyncDisposable
             : double.NaN).ToList();
         var transfers = hops.Where(t => !string.IsNullOrEmpty(t.FromDevice) && t.FromDevice != t.Device)
             .Select(t => new HopObservation(t.FromDevice!, t.Device, t.BytesIn, t.TransferInMs)).ToList();
-        var feedback = _source.OnServed(new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers), Request("served request"));
+        var tileMs = deployment.Route.Where(h => !h.RunsWholeStage)
+            .Select(h => (h.Device, hops.FirstOrDefault(t => t.Hop == h.Index && t.ComputeMs > 0)?.ComputeMs ?? 0)).ToList();
+        var observed = new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers) { TileComputeMs = tileMs };
+        var feedback = _source.OnServed(observed, Request("served request"));
         if (feedback.Next is { } next)
         {
             Log.Add(next.Decision);
