@@ -1,6 +1,7 @@
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Graph;
 using EdgeSplit.Planning;
+using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Codec;
 using EdgeSplit.Zoo;
 
@@ -9,6 +10,14 @@ namespace EdgeSplit.Evaluation;
 /// <summary>A model loaded, profiled on this host and ready to serve.</summary>
 internal sealed record PreparedModel(string Name, OnnxModel Onnx, SegmentProfile Profile, ServedModel Served, IReadOnlyList<WireTensor> Inputs)
 {
+    private SegmentProfile? _tiled;
+
+    /// <summary>The inputs the profile was measured on.</summary>
+    public IReadOnlyList<TensorData> Data { get; init; } = [];
+
+    /// <summary><see cref="Profile"/> with the model's tile geometry and measured gather cost, built on first use (the tiles strategy's).</summary>
+    public SegmentProfile TiledProfile() => _tiled ??= Profile with { Tiling = TileProfiler.Build(Onnx, Data) };
+
     public static PreparedModel Prepare(string nameOrPath, int seed)
     {
         OnnxModel onnx;
@@ -33,6 +42,6 @@ internal sealed record PreparedModel(string Name, OnnxModel Onnx, SegmentProfile
         var name = File.Exists(nameOrPath) ? Path.GetFileNameWithoutExtension(nameOrPath) : nameOrPath;
         var served = OnnxServing.Create(onnx, name, timing.NodeMs);
         var inputs = data.Select(t => new WireTensor(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
-        return new PreparedModel(name, onnx, profile, served, inputs);
+        return new PreparedModel(name, onnx, profile, served, inputs) { Data = data };
     }
 }

@@ -27,6 +27,8 @@ internal sealed class StrategyPlanSource : IPlanSource
             Strategy.Single => new SingleDevicePlanner(CostModel),
             Strategy.Oracle => registry.Create("oracle", truth),
             Strategy.Rl => registry.Create("rl", rlOptions: new RlOptions(Seed: seed)),
+            // The same planner as optimal: the tiles come from the profile it is given (PreparedModel.TiledProfile).
+            Strategy.Tiles => registry.Create("optimal"),
             _ => registry.Create(strategy.Name()),
         };
         // The policy's dwell is scenario time: a compressed scenario compresses it too.
@@ -83,7 +85,7 @@ internal sealed class StrategyPlanSource : IPlanSource
         worthSwitching = true;
         switch (Strategy)
         {
-            case Strategy.Greedy or Strategy.Optimal:
+            case Strategy.Greedy or Strategy.Optimal or Strategy.Tiles:
                 var decision = Policy.Decide(state);
                 plan = decision.Plan;
                 worthSwitching = decision.Switched;

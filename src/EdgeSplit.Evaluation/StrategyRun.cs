@@ -45,8 +45,10 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
         try
         {
             var start = conditions.At(TimeSpan.Zero);
-            var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), model.Profile), objective,
-                conditions.Windows(model.Profile), conditions.HostScale, experiment.Seed);
+            // Tiles: the optimal planner with the model's tile geometry in its profile, so it weighs tile groups beside layer-wise plans.
+            var profile = strategy == Strategy.Tiles ? model.TiledProfile() : model.Profile;
+            var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), profile), objective,
+                conditions.Windows(profile), conditions.HostScale, experiment.Seed);
             var options = backend.ConfigureCoordinator(new CoordinatorOptions
             {
                 SourceDevice = experiment.Testbed.Source,
@@ -64,7 +66,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                 // estimates, and learns from every request; the runner only plays the scenario and measures.
                 var nominal = conditions.StateOf(start, model.Profile);
                 var believed = nominal.Devices.Select(d => experiment.BelievedSpeeds.TryGetValue(d.Name, out var factor) ? d with { RelativeSpeed = d.RelativeSpeed * factor } : d);
-                var adaptive = Dilation.Apply(new AdaptiveOptions(strategy.Name(), objective, believed.ToDictionary(d => d.Name),
+                var adaptive = Dilation.Apply(new AdaptiveOptions(strategy == Strategy.Tiles ? Strategy.Optimal.Name() : strategy.Name(), objective, believed.ToDictionary(d => d.Name),
                     CostCorrection: experiment.CostCorrection, RlPolicyFile: null,
                     Adaptation: AdaptationOptions.Default with { MinDwell = AdaptationOptions.Default.MinDwell * conditions.TimeScale })
                 {
@@ -75,7 +77,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                     // rl explores only plans predicted to meet the camera's deadline (on the host's clock, like the model's timers).
                     Rl = new RlOptions(Seed: experiment.Seed, DeadlineMs: experiment.Workload is { } camera ? Dilation.Stretch(camera.Deadline).TotalMilliseconds : null),
                 });
-                coordinator = await CoordinatorHost.StartAsync(model.Served with { Profile = model.Profile }, backend.Agents, adaptive, options, ct);
+                coordinator = await CoordinatorHost.StartAsync(model.Served with { Profile = profile }, backend.Agents, adaptive, options, ct);
             }
             else
             {
@@ -320,7 +322,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
         }
     }
 
-    private static bool IsServedAdaptively(Strategy strategy) => strategy is Strategy.Greedy or Strategy.Optimal or Strategy.Rl or Strategy.Oracle;
+    private static bool IsServedAdaptively(Strategy strategy) => strategy is Strategy.Greedy or Strategy.Optimal or Strategy.Rl or Strategy.Oracle or Strategy.Tiles;
 
     private void Remember(Plan? plan)
     {

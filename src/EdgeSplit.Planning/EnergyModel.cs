@@ -10,13 +10,24 @@ public static class EnergyModel
 
     public static double TransferJ(DevicePowerModel from, DevicePowerModel to, long bytes) => bytes * (from.SendJoulesPerByte + to.ReceiveJoulesPerByte);
 
-    /// <summary>One served request: each stage's observed compute on its device plus each observed transfer; unknown devices cost nothing.</summary>
-    public static double RequestJ(PlanningState state, Plan plan, IReadOnlyList<double> stageComputeMs, IReadOnlyList<HopObservation> hops)
+    /// <summary>
+    /// One served request: each stage's observed compute on its device plus each observed transfer; unknown devices cost nothing.
+    /// A tile group's stage has no one device's time (NaN): its parts' compute comes in <paramref name="tileComputeMs"/>, each on its own device.
+    /// </summary>
+    public static double RequestJ(PlanningState state, Plan plan, IReadOnlyList<double> stageComputeMs, IReadOnlyList<HopObservation> hops,
+        IReadOnlyList<(string Device, double ComputeMs)>? tileComputeMs = null)
     {
         double joules = 0;
         for (var k = 0; k < stageComputeMs.Count && k < plan.Stages.Count; k++)
         {
-            joules += ComputeJ(PowerOf(state, plan.Stages[k].Device), stageComputeMs[k]);
+            if (double.IsFinite(stageComputeMs[k]))
+            {
+                joules += ComputeJ(PowerOf(state, plan.Stages[k].Device), stageComputeMs[k]);
+            }
+        }
+        foreach (var (device, ms) in tileComputeMs ?? [])
+        {
+            joules += ComputeJ(PowerOf(state, device), ms);
         }
         foreach (var hop in hops)
         {

@@ -12,6 +12,8 @@ public enum Strategy
     Rl,
     /// <summary>Hindsight best plan; for evaluation only.</summary>
     Oracle,
+    /// <summary>Optimal with tile groups allowed at the start of the model (beside layer-wise plans).</summary>
+    Tiles,
     /// <summary>The proposal's pathway 2: static's split run over PyTorch RPC (torchvision, TensorPipe) on the same devices; written "pytorch-rpc".</summary>
     PytorchRpc,
 }

@@ -19,6 +19,7 @@ internal static class Charts
         Color.FromHex("#2ca02c"), // optimal
         Color.FromHex("#d62728"), // rl
         Color.FromHex("#9467bd"), // oracle
+        Color.FromHex("#8c564b"), // tiles
     ];
 
     /// <summary>

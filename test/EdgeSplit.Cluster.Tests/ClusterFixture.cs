@@ -27,7 +27,7 @@ internal sealed class TestCluster : IAsyncDisposable
     public string? Token { get; private set; }
 
     public static async Task<TestCluster> StartAsync(byte[] model, int agents, IReadOnlyList<int>? cuts = null, string? token = null, TimeSpan? attemptTimeout = null,
-        bool proxied = false, Func<CoordinatorOptions, CoordinatorOptions>? configure = null)
+        bool proxied = false, Func<CoordinatorOptions, CoordinatorOptions>? configure = null, IPlanSource? source = null)
     {
         var cluster = new TestCluster { Model = model, Token = token };
         try
@@ -43,7 +43,7 @@ internal sealed class TestCluster : IAsyncDisposable
             }
             // The real Graph partitioner behind the coordinator, as 'edgesplit serve' uses it.
             var served = OnnxServing.Create(Graph.OnnxModel.Parse(model, "test"), "test");
-            IPlanSource source = cuts is null ? new EvenComputePlanSource() : new FixedCutsPlanSource(cuts);
+            source ??= cuts is null ? new EvenComputePlanSource() : new FixedCutsPlanSource(cuts);
             var options = new CoordinatorOptions
             {
                 Token = token,

@@ -18,6 +18,27 @@ public sealed class PlannerStateTests
     private static readonly IReadOnlyList<AgentSnapshot> TwoDevices = [new("a", "127.0.0.1:1", true, 0, Sample("a", 0.1, 0)), new("b", "127.0.0.1:2", true, 0, Sample("b", 0.1, 0))];
 
     [Fact]
+    public void Tile_groups_are_weighed_only_while_few_enough_devices_are_live_for_a_fast_tick()
+    {
+        var tiled = Profile with { Tiling = new TilingProfile(new NoTiles(), 0) };
+        var builder = new PlanningStateBuilder(new AdaptiveOptions("optimal", Objective.Latency) { MaxTiledDevices = 2 }, tiled);
+        IReadOnlyList<AgentSnapshot> three = [.. TwoDevices, new("c", "127.0.0.1:3", true, 0, Sample("c", 0.1, 0))];
+
+        Assert.NotNull(builder.Build(Request(TwoDevices)).Profile.Tiling);
+        Assert.Null(builder.Build(Request(three)).Profile.Tiling);
+        // A device leaving brings the tiles back into the choice.
+        Assert.NotNull(builder.Build(Request([three[0], three[1], three[2] with { Alive = false }])).Profile.Tiling);
+    }
+
+    /// <summary>A geometry with no tileable cut: the test only checks whether the state carries one.</summary>
+    private sealed class NoTiles : ITileGeometry
+    {
+        public IReadOnlyList<int> TileableCuts => [];
+
+        public TileGroupShape? Shape(int cut, EdgeSplit.Graph.Tiling.TileGrid grid) => null;
+    }
+
+    [Fact]
     public void Measured_links_win_and_configured_links_fill_in_before_any_traffic()
     {
         var configured = new LinkSpec("b", "a", 5e5, 40);

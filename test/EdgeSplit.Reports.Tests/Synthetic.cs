@@ -22,6 +22,7 @@ internal static class Synthetic
         [Strategy.Optimal] = 27,
         [Strategy.Rl] = 25,
         [Strategy.Oracle] = 23,
+        [Strategy.Tiles] = 26,
     };
 
     public static BenchReport Run(int seed = 1, double durationS = 60, double requestsPerS = 10, params string[] models)

@@ -23,7 +23,7 @@ internal static class BenchCommand
         var scenario = new Option<string?>("--scenario") { Description = "A scenario YAML file (see examples/scenarios/)." };
         var strategies = new Option<string>("--strategies")
         {
-            Description = "Comma-separated: single, static, greedy, optimal, rl, oracle, pytorch-rpc (static's split over PyTorch RPC; needs root and python3-torch, which it installs as root).",
+            Description = "Comma-separated: single, static, greedy, optimal, rl, oracle, tiles (optimal with tile groups allowed; not in the default set), pytorch-rpc (static's split over PyTorch RPC; needs root and python3-torch, which it installs as root).",
             DefaultValueFactory = _ => "single,static,greedy,optimal,rl,oracle",
         };
         var objective = new Option<string>("--objective") { Description = "latency, energy, throughput or weighted.", DefaultValueFactory = _ => "latency" };

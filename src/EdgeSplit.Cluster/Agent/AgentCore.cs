@@ -94,7 +94,7 @@ internal sealed class AgentCore : IAsyncDisposable
     public async Task<TimeSpan> DeployAsync(DeploymentOrder order)
     {
         // Every address is checked before anything is installed: a bad one must not reach a send loop.
-        foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
+        foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Concat(order.Hops.SelectMany(h => h.FanOut.Select(t => t.Address))).Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
         {
             if (!Endpoints.IsPeer(address))
             {
@@ -105,7 +105,7 @@ internal sealed class AgentCore : IAsyncDisposable
         await _deployLock.WaitAsync();
         try
         {
-            foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
+            foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Concat(order.Hops.SelectMany(h => h.FanOut.Select(t => t.Address))).Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
             {
                 _trusted.TryAdd(Endpoints.PeerUri(address), 0);
             }
@@ -178,7 +178,7 @@ internal sealed class AgentCore : IAsyncDisposable
         }
     }
 
-    /// <summary>Validates a request for a hop and queues it (waits while the hop's queue is full).</summary>
+    /// <summary>Validates a request for a hop and queues it (waits while the hop's queue is full); a gather's part waits for the others.</summary>
     public async Task ExecuteAsync(StageWork work, CancellationToken ct)
     {
         var request = work.Request;
@@ -191,11 +191,6 @@ internal sealed class AgentCore : IAsyncDisposable
         {
             throw new ClusterException(FailureKind.BadRequest, "a tensor name appears twice");
         }
-        var missing = runtime.Required.Where(n => !names.Contains(n)).ToList();
-        if (missing.Count > 0)
-        {
-            throw new ClusterException(FailureKind.BadRequest, $"hop {request.Hop} of v{request.Version} needs tensors [{string.Join(',', missing)}] that the request lacks");
-        }
         if (!Endpoints.IsPeer(request.ReplyTo))
         {
             throw new ClusterException(FailureKind.BadRequest, $"reply_to '{request.ReplyTo}' is not a HOST:PORT address; the last hop would not know where to deliver");
@@ -203,6 +198,26 @@ internal sealed class AgentCore : IAsyncDisposable
         if (_replyTo.TryGetValue(request.Version, out var deployed) && Endpoints.PeerUri(request.ReplyTo) != deployed)
         {
             throw new ClusterException(FailureKind.BadRequest, $"reply_to '{request.ReplyTo}' is not where v{request.Version} delivers ({deployed})");
+        }
+        if (runtime.Joining is { } join)
+        {
+            // A gather: each tile's part arrives on its own; the hop runs once the last one is in.
+            var unknown = names.Where(n => !runtime.Required.Contains(n)).ToList();
+            if (unknown.Count > 0)
+            {
+                throw new ClusterException(FailureKind.BadRequest, $"hop {request.Hop} of v{request.Version} does not take tensors [{string.Join(',', unknown)}]");
+            }
+            if (join.Add(work) is not { } joined)
+            {
+                return;
+            }
+            work = joined;
+            names = [.. work.Request.Tensors.Select(t => t.Name)];
+        }
+        var missing = runtime.Required.Where(n => !names.Contains(n)).ToList();
+        if (missing.Count > 0)
+        {
+            throw new ClusterException(FailureKind.BadRequest, $"hop {request.Hop} of v{request.Version} needs tensors [{string.Join(',', missing)}] that the request lacks");
         }
         await runtime.EnqueueAsync(work, ct);
     }

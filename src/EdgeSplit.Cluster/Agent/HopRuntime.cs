@@ -24,9 +24,21 @@ internal sealed record HopSpec(long Version, HopDeployment Deployment)
 
     public FeatureMapCompression Compression => Deployment.Compression;
 
+    public IReadOnlyList<HopTarget> FanOut => Deployment.FanOut;
+
+    public int Join => Deployment.Join;
+
+    /// <summary>The hop the next address runs (a tile sends to its group's gather, not to the hop after it).</summary>
+    public int NextHop => Deployment.NextHop > 0 ? Deployment.NextHop : Hop + 1;
+
+    /// <summary>Whether results leave this agent for another hop (so float maps may be compressed) rather than being delivered.</summary>
+    public bool SendsOn => NextAddress is not null || FanOut.Count > 0;
+
     public bool SameAs(HopSpec other) =>
         PartitionSha256 == other.PartitionSha256 && NextAddress == other.NextAddress && Compression == other.Compression
-        && Inputs.SequenceEqual(other.Inputs) && Forwards.SequenceEqual(other.Forwards);
+        && Inputs.SequenceEqual(other.Inputs) && Forwards.SequenceEqual(other.Forwards) && Join == other.Join && NextHop == other.NextHop
+        && FanOut.Count == other.FanOut.Count && FanOut.Zip(other.FanOut).All(p => p.First.Hop == p.Second.Hop
+            && p.First.Address == p.Second.Address && p.First.Tensors.SequenceEqual(p.Second.Tensors));
 }
 
 /// <summary>One request's tensors waiting for a hop, with the size and time of the transfer that brought them.</summary>
@@ -56,6 +68,7 @@ internal sealed class HopRuntime : IAsyncDisposable
         _session = session;
         _outputNames = session is null ? [] : [.. session.OutputNames];
         Required = [.. spec.Inputs.Concat(spec.Forwards.Where(f => !_outputNames.Contains(f))).Distinct()];
+        Joining = spec.Join > 1 ? new PartJoin(spec.Join, agent.Name, agent.Time) : null;
         _inbox = Channel.CreateBounded<StageWork>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true });
         _outbox = Channel.CreateBounded<Outgoing>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.Wait, SingleReader = true, SingleWriter = true });
         // ORT blocks its thread for the whole run: a dedicated thread keeps the pool free for gRPC I/O.
@@ -67,6 +80,9 @@ internal sealed class HopRuntime : IAsyncDisposable
 
     /// <summary>Tensors a request must bring: the session's inputs and what is forwarded unchanged.</summary>
     public IReadOnlyList<string> Required { get; }
+
+    /// <summary>The parts of requests this hop waits for before it runs them (a tile group's gather); null when it takes one sender.</summary>
+    public PartJoin? Joining { get; }
 
     public int Queued => _inbox.Reader.Count + _outbox.Reader.Count;
 
@@ -198,7 +214,7 @@ internal sealed class HopRuntime : IAsyncDisposable
 
     /// <summary>Compresses float feature maps for the next agent; the final result goes out exact.</summary>
     private WireTensor Prepare(WireTensor tensor) =>
-        Spec.NextAddress is null ? tensor.Decompress() : tensor.Compress(Spec.Compression);
+        Spec.SendsOn ? tensor.Compress(Spec.Compression) : tensor.Decompress();
 
     private async Task SendLoopAsync()
     {
@@ -225,39 +241,60 @@ internal sealed class HopRuntime : IAsyncDisposable
         var work = outgoing.Work;
         var timings = work.Request.Timings.Append(
             new HopTiming(Spec.Hop, _agent.Name, outgoing.ComputeMs, work.BytesIn, work.TransferInMs, work.Request.FromDevice)).ToList();
+        if (outgoing.Error is null && Spec.FanOut.Count > 0)
+        {
+            // A scatter: every target gets its own tensors at once (each over its own link), and the first failure is reported.
+            var byName = outgoing.Tensors.ToDictionary(t => t.Name, StringComparer.Ordinal);
+            var failures = await Task.WhenAll(Spec.FanOut.Select(target =>
+                ForwardAsync(work, [.. target.Tensors.Select(n => byName[n])], timings, target.Hop, target.Address, target.Device)));
+            if (failures.FirstOrDefault(f => f is not null) is { } failure)
+            {
+                await DeliverAsync(work, [], failure.Error, failure.Device, []);
+            }
+            return;
+        }
         if (outgoing.Error is null && Spec.NextAddress is not null)
         {
-            var request = work.Request with
+            if (await ForwardAsync(work, outgoing.Tensors, timings, Spec.NextHop, Spec.NextAddress, Spec.NextDevice) is { } failure)
             {
-                Hop = Spec.Hop + 1,
-                Tensors = outgoing.Tensors,
-                Timings = timings,
-                FromDevice = _agent.Name,
-            };
-            try
-            {
-                var next = _agent.Peer(Spec.NextAddress, Spec.NextDevice);
-                var bytes = AgentConnection.WireBytes(request);
-                var started = _agent.Time.GetTimestamp();
-                if (_agent.Options.Emulation is { } emulation)
-                {
-                    // An emulated link delays on the sender (one sender per hop, so paced transfers queue like packets),
-                    // and the transfer timed here includes it as a real slow link would.
-                    await emulation.BeforeSendAsync(AgentService.EmulatedPeer(emulation, Spec.NextAddress, Spec.NextDevice), bytes, _stop.Token);
-                }
-                var waited = await next.ExecuteAsync(request, _agent.Options.SendTimeout, _stop.Token);
-                // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.
-                _agent.Links.For(Spec.NextAddress).AddTransfer(bytes, _agent.Time.GetElapsedTime(started) - waited);
-                return;
+                await DeliverAsync(work, [], failure.Error, failure.Device, []);
             }
-            catch (ClusterException ex)
-            {
-                // The next device is down or refused the tensors: tell the coordinator now rather than let it time out.
-                await DeliverAsync(work, [], $"forwarding to {Spec.NextDevice} at {Spec.NextAddress} failed: {ex.Message}", Spec.NextDevice, []);
-                return;
-            }
+            return;
         }
         await DeliverAsync(work, outgoing.Tensors, outgoing.Error, outgoing.FailedDevice, timings);
+    }
+
+    /// <summary>Sends a request's tensors on to hop <paramref name="hop"/>; returns why it failed (the next device is down or refused them), or null.</summary>
+    private async Task<(string Error, string? Device)?> ForwardAsync(StageWork work, IReadOnlyList<WireTensor> tensors, List<HopTiming> timings, int hop, string address, string? device)
+    {
+        var request = work.Request with
+        {
+            Hop = hop,
+            Tensors = tensors,
+            Timings = timings,
+            FromDevice = _agent.Name,
+        };
+        try
+        {
+            var next = _agent.Peer(address, device);
+            var bytes = AgentConnection.WireBytes(request);
+            var started = _agent.Time.GetTimestamp();
+            if (_agent.Options.Emulation is { } emulation)
+            {
+                // An emulated link delays on the sender (one sender per hop, so paced transfers queue like packets),
+                // and the transfer timed here includes it as a real slow link would.
+                await emulation.BeforeSendAsync(AgentService.EmulatedPeer(emulation, address, device), bytes, _stop.Token);
+            }
+            var waited = await next.ExecuteAsync(request, _agent.Options.SendTimeout, _stop.Token);
+            // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.
+            _agent.Links.For(address).AddTransfer(bytes, _agent.Time.GetElapsedTime(started) - waited);
+            return null;
+        }
+        catch (ClusterException ex)
+        {
+            // The next device is down or refused the tensors: tell the coordinator now rather than let it time out.
+            return ($"forwarding to {device} at {address} failed: {ex.Message}", device);
+        }
     }
 
     private async Task DeliverAsync(StageWork work, IReadOnlyList<WireTensor> tensors, string? error, string? failedDevice, IReadOnlyList<HopTiming> timings)

@@ -21,7 +21,20 @@ public sealed record HopDeployment(
     IReadOnlyList<string> Forwards,
     string? NextAddress,
     string? NextDevice,
-    FeatureMapCompression Compression);
+    FeatureMapCompression Compression)
+{
+    /// <summary>Non-empty: the hop sends each target its tensors, concurrently, instead of one next hop (a tile group's scatter).</summary>
+    public IReadOnlyList<HopTarget> FanOut { get; init; } = [];
+
+    /// <summary>Above 1: a request runs once this many senders' parts of it have arrived (a tile group's gather).</summary>
+    public int Join { get; init; } = 1;
+
+    /// <summary>The hop at <see cref="NextAddress"/>; 0: the one after this (a tile names its group's gather).</summary>
+    public int NextHop { get; init; }
+}
+
+/// <summary>One receiver of a fanned-out hop: its hop index, address, device and the tensors it gets.</summary>
+public sealed record HopTarget(int Hop, string Address, string Device, IReadOnlyList<string> Tensors);
 
 /// <summary>
 /// What one Deploy installs on one agent: its hops of <paramref name="Version"/>, where last hops deliver

@@ -196,11 +196,16 @@ internal sealed class AdaptationLoop : IAsyncDisposable
     public double OnServed(Deployment deployment, double latencyMs, IReadOnlyList<HopTiming> hops)
     {
         Log.CountServed();
-        var stageMs = deployment.Route.Where(h => h.Partition is not null)
-            .Select(h => hops.FirstOrDefault(t => t.Hop == h.Index)?.ComputeMs ?? double.NaN).ToList();
+        // A tile group's stage has no one device's time (the cost model skips it): NaN.
+        var stageMs = deployment.Plan.Stages.Select((_, k) => deployment.Route.FirstOrDefault(h => h.Stage == k && h.RunsWholeStage) is { } hop
+            ? hops.FirstOrDefault(t => t.Hop == hop.Index)?.ComputeMs ?? double.NaN
+            : double.NaN).ToList();
         var transfers = hops.Where(t => !string.IsNullOrEmpty(t.FromDevice) && t.FromDevice != t.Device)
             .Select(t => new HopObservation(t.FromDevice!, t.Device, t.BytesIn, t.TransferInMs)).ToList();
-        var feedback = _source.OnServed(new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers), Request("served request"));
+        var tileMs = deployment.Route.Where(h => !h.RunsWholeStage)
+            .Select(h => (h.Device, hops.FirstOrDefault(t => t.Hop == h.Index && t.ComputeMs > 0)?.ComputeMs ?? 0)).ToList();
+        var observed = new ServedObservation(deployment.Plan, latencyMs, stageMs, transfers) { TileComputeMs = tileMs };
+        var feedback = _source.OnServed(observed, Request("served request"));
         if (feedback.Next is { } next)
         {
             Log.Add(next.Decision);

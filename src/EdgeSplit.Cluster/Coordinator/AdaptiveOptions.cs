@@ -45,5 +45,12 @@ public sealed record AdaptiveOptions(
     /// <summary>Weight of the newest sample in the EWMA of each device's CPU availability (1 = no smoothing).</summary>
     public double CpuSmoothing { get; init; } = 0.5;
 
+    /// <summary>
+    /// With a tiling profile, tile groups are weighed only while at most this many devices are live: the
+    /// optimal planner's tile entries grow as 2^devices (measured 1-2 ms at 2 devices, 10-19 at 3, 121-130 at 5
+    /// on this 2-core host), too slow for a tick every metrics interval beyond 4. Above it, plans are layer-wise.
+    /// </summary>
+    public int MaxTiledDevices { get; init; } = 4;
+
     public AdaptationOptions EffectiveAdaptation => Adaptation ?? AdaptationOptions.Default;
 }

@@ -64,7 +64,7 @@ public abstract class AdaptivePlanSource : IPlanSource, IDisposable
     /// <summary>Corrects the cost model from one served request of a plan that runs in <paramref name="state"/>; returns its estimated energy.</summary>
     private protected double Observe(PlanningState state, ServedObservation observed)
     {
-        var energy = EnergyModel.RequestJ(state, observed.Plan, observed.StageComputeMs, observed.Hops);
+        var energy = EnergyModel.RequestJ(state, observed.Plan, observed.StageComputeMs, observed.Hops, observed.TileComputeMs);
         if (observed.StageComputeMs.Count == observed.Plan.Stages.Count)
         {
             CostModel.Observe(state, observed.Plan, observed.StageComputeMs, observed.Hops);

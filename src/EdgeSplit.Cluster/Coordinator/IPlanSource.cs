@@ -25,7 +25,11 @@ public sealed record PlanRequest(
 }
 
 /// <summary>What a served request measured, in route order, for the cost model's correction and rl.</summary>
-public sealed record ServedObservation(Plan Plan, double LatencyMs, IReadOnlyList<double> StageComputeMs, IReadOnlyList<HopObservation> Hops);
+public sealed record ServedObservation(Plan Plan, double LatencyMs, IReadOnlyList<double> StageComputeMs, IReadOnlyList<HopObservation> Hops)
+{
+    /// <summary>A tile group's scatter, tiles and gather: each part's compute on its own device (its stage's entry in <see cref="StageComputeMs"/> is NaN).</summary>
+    public IReadOnlyList<(string Device, double ComputeMs)> TileComputeMs { get; init; } = [];
+}
 
 /// <summary>
 /// A plan the source proposes, with the decision that produced it for the coordinator's one decision

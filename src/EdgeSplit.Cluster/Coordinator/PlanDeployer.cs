@@ -1,14 +1,32 @@
 using System.Collections.Concurrent;
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Graph;
+using EdgeSplit.Graph.Tiling;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Coordinator;
 
-/// <summary>One hop of a deployed route: the device, its partition (null: relay the input) and what it sends on.</summary>
-internal sealed record RouteHop(int Index, string Device, StagePartition? Partition, IReadOnlyList<string> Forwards);
+/// <summary>
+/// One hop of a deployed route: the device, its partition (null: relay the input), what it sends on,
+/// the plan stage it runs (-1: the source's relay) and where its results go: hop <see cref="Next"/>
+/// (null: delivered), or with <see cref="FanOut"/> several hops at once, each its own tensors.
+/// </summary>
+internal sealed record RouteHop(int Index, string Device, StagePartition? Partition, IReadOnlyList<string> Forwards)
+{
+    public int Stage { get; init; } = -1;
+
+    public int? Next { get; init; }
+
+    public IReadOnlyList<(int Hop, IReadOnlyList<string> Tensors)> FanOut { get; init; } = [];
+
+    /// <summary>How many senders' parts of a request this hop waits for (a tile group's gather: one per tile).</summary>
+    public int Join { get; init; } = 1;
+
+    /// <summary>Whether the stage's compute time is this hop's alone (not a tile group's part).</summary>
+    public bool RunsWholeStage { get; init; } = true;
+}
 
 /// <summary>A plan deployed under its version: its route from the device where requests enter, and the requests still on it.</summary>
 internal sealed class Deployment(Plan plan, FeatureMapCompression compression, IReadOnlyList<RouteHop> route, string? degraded)
@@ -66,6 +84,7 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
     private readonly SemaphoreSlim _switchLock = new(1, 1);
     private readonly ConcurrentQueue<PlanSwitch> _switches = new();
     private readonly Dictionary<string, StagePartition[]> _partitions = new(StringComparer.Ordinal);
+    private readonly Dictionary<(int, TileGrid), TileStagePartitions> _tilePartitions = [];
     private readonly TimeProvider _time = options.TimeProvider;
     private volatile Deployment? _current;
     private volatile string? _unavailable = "no plan deployed yet";
@@ -125,7 +144,7 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
         Interlocked.Exchange(ref _nextVersion, version + 1);
         var plan = requested with { Version = version };
         Validate(plan);
-        var (route, degraded) = BuildRoute(plan, Partitions(plan.Cuts));
+        var (route, degraded) = BuildRoute(plan, Partitions(plan.Cuts), plan.Stages[0].Tiles is { } tiles ? TilePartitions(plan.Stages[0].LastNode, tiles) : null);
         CheckMemory(route);
         await UploadAsync(route, ct);
         await DeployAsync(plan.Version, route, compression, ct);
@@ -161,13 +180,27 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
             {
                 throw new BadInputException($"plan {plan} is not contiguous at node {next}");
             }
-            if (!health.Members.ContainsKey(stage.Device))
+            if (stage.Tiles is { } tiles)
             {
-                throw new BadInputException($"plan device '{stage.Device}' is not an agent ({string.Join(", ", health.Members.Keys)})");
+                if (stage.FirstNode != 0)
+                {
+                    throw new BadInputException($"plan {plan}: only the first stage can run as tiles");
+                }
+                if (tiles.Devices.Count != tiles.Grid.Count || tiles.Devices.Distinct().Count() != tiles.Devices.Count)
+                {
+                    throw new BadInputException($"plan {plan}: a {tiles.Grid} grid needs {tiles.Grid.Count} distinct devices, got {string.Join(',', tiles.Devices)}");
+                }
             }
-            if (!health.IsAlive(stage.Device))
+            foreach (var device in stage.Tiles?.Devices.Append(stage.Device) ?? [stage.Device])
             {
-                throw new NoPlanFitsException($"plan device '{stage.Device}' is not reachable");
+                if (!health.Members.ContainsKey(device))
+                {
+                    throw new BadInputException($"plan device '{device}' is not an agent ({string.Join(", ", health.Members.Keys)})");
+                }
+                if (!health.IsAlive(device))
+                {
+                    throw new NoPlanFitsException($"plan device '{device}' is not reachable");
+                }
             }
             next = stage.LastNode + 1;
         }
@@ -191,25 +224,66 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
         }
     }
 
+    private TileStagePartitions TilePartitions(int cut, TileGroup tiles)
+    {
+        lock (_tilePartitions)
+        {
+            if (!_tilePartitions.TryGetValue((cut, tiles.Grid), out var partitions))
+            {
+                partitions = model.Partitions.Tiles(cut, tiles.Grid);
+                _tilePartitions[(cut, tiles.Grid)] = partitions;
+            }
+            return partitions;
+        }
+    }
+
     /// <summary>
     /// The input is where the camera is: the source device relays it to the first stage, a real transfer.
     /// With the source down, requests enter where the camera's frames arrive (the coordinator) and go straight to the first stage.
+    /// A tile group's first stage is three steps: the source scatters the frame's slices to the tiles' devices at once,
+    /// each runs its tile and sends its share to the gatherer, which joins them once all are in and goes on as after any stage.
     /// </summary>
-    private (List<RouteHop> Route, string? Degraded) BuildRoute(Plan plan, StagePartition[] partitions)
+    private (List<RouteHop> Route, string? Degraded) BuildRoute(Plan plan, StagePartition[] partitions, TileStagePartitions? tiled)
     {
         var route = new List<RouteHop>();
         string? degraded = null;
+        var first = plan.Stages[0];
+        var entry = health.IsAlive(source) ? source : tiled is null ? first.Device : first.Tiles!.Devices[0];
         if (!health.IsAlive(source))
         {
-            degraded = $"source device {source} is down: requests enter at {plan.Stages[0].Device}, sent there by the coordinator where the camera's frames arrive";
+            degraded = $"source device {source} is down: requests enter at {entry}, sent there by the coordinator where the camera's frames arrive";
         }
-        else if (plan.Stages[0].Device != source)
+        else if (tiled is null && first.Device != source)
         {
-            route.Add(new RouteHop(0, source, null, [.. model.Inputs.Select(i => i.Name)]));
+            route.Add(new RouteHop(0, source, null, [.. model.Inputs.Select(i => i.Name)]) { Next = 1 });
         }
-        for (var i = 0; i < plan.Stages.Count; i++)
+        var layerWiseFrom = 0;
+        if (tiled is not null)
         {
-            route.Add(new RouteHop(route.Count, plan.Stages[i].Device, partitions[i], partitions[i].Forwards));
+            var devices = first.Tiles!.Devices;
+            var gather = devices.Count + 1;
+            route.Add(new RouteHop(0, entry, tiled.Scatter, tiled.Scatter.Forwards)
+            {
+                Stage = 0,
+                RunsWholeStage = false,
+                FanOut = [.. tiled.Tiles.Select((t, k) => (k + 1, t.Inputs))],
+            });
+            for (var k = 0; k < devices.Count; k++)
+            {
+                route.Add(new RouteHop(k + 1, devices[k], tiled.Tiles[k], tiled.Tiles[k].Forwards) { Stage = 0, RunsWholeStage = false, Next = gather });
+            }
+            route.Add(new RouteHop(gather, first.Device, tiled.Gather, tiled.Gather.Forwards)
+            {
+                Stage = 0,
+                RunsWholeStage = false,
+                Join = devices.Count,
+                Next = plan.Stages.Count > 1 ? gather + 1 : null,
+            });
+            layerWiseFrom = 1;
+        }
+        for (var i = layerWiseFrom; i < plan.Stages.Count; i++)
+        {
+            route.Add(new RouteHop(route.Count, plan.Stages[i].Device, partitions[i], partitions[i].Forwards) { Stage = i, Next = i + 1 < plan.Stages.Count ? route.Count + 1 : null });
         }
         return (route, degraded);
     }
@@ -245,9 +319,14 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
         {
             var hops = group.Select(hop =>
             {
-                var next = hop.Index + 1 < route.Count ? route[hop.Index + 1] : null;
+                var next = hop.Next is { } n ? route[n] : null;
                 return new HopDeployment(hop.Index, hop.Partition?.Sha256, hop.Partition?.Inputs ?? [], hop.Forwards,
-                    next is null ? null : PeerAddress(hop.Device, next.Device), next?.Device, compression);
+                    next is null ? null : PeerAddress(hop.Device, next.Device), next?.Device, compression)
+                {
+                    NextHop = next?.Index ?? 0,
+                    Join = hop.Join,
+                    FanOut = [.. hop.FanOut.Select(t => new HopTarget(t.Hop, PeerAddress(hop.Device, route[t.Hop].Device), route[t.Hop].Device, t.Tensors))],
+                };
             }).ToList();
             var peers = health.Members.Keys.Where(d => d != group.Key).Select(d => PeerAddress(group.Key, d)).ToList();
             return health.Members[group.Key].Connection.DeployAsync(new DeploymentOrder(version, hops, ReplyAddress, peers), options.DeployTimeout, ct);

@@ -1,3 +1,5 @@
+using EdgeSplit.Graph;
+using EdgeSplit.Graph.Tiling;
 using EdgeSplit.Planning;
 
 namespace EdgeSplit.Cluster.Coordinator;
@@ -64,5 +66,45 @@ public sealed class FixedCutsPlanSource(IReadOnlyList<int> cuts) : IPlanSource
         var devices = EvenComputePlanSource.Ordered(request).Take(Cuts.Count + 1).ToList();
         var kept = Cuts.Take(devices.Count - 1).ToList();
         return new PlanProposal(Plan.FromCuts(0, request.NodeCount, kept, devices));
+    }
+}
+
+/// <summary>
+/// Tiles fixed by hand: nodes 0..<see cref="Cut"/> as a tile group of <see cref="Grid"/> over the
+/// first live devices (source first), gathered on the source, which runs the rest of the model.
+/// With fewer live devices than tiles, a grid of strips (one row or one column) keeps its
+/// orientation over the live devices; any other grid, or one device left, runs the whole model
+/// on the source. The whole grid comes back when the devices do.
+/// </summary>
+public sealed class FixedTilesPlanSource(int cut, TileGrid grid) : IPlanSource
+{
+    public int Cut { get; } = cut;
+
+    public TileGrid Grid { get; } = grid;
+
+    public PlanProposal Propose(PlanRequest request)
+    {
+        if (request.LiveDevices.Count == 0)
+        {
+            throw new NoPlanFitsException("no agent is reachable; start agents or check --agents");
+        }
+        if (Cut < 0 || Cut >= request.NodeCount - 1)
+        {
+            throw new BadInputException($"tiles up to node {Cut}: the model has {request.NodeCount} nodes and layers after the tiles must remain");
+        }
+        var devices = EvenComputePlanSource.Ordered(request).ToList();
+        var grid = devices.Count >= Grid.Count ? Grid
+            : devices.Count >= 2 && Grid.Columns == 1 ? TileGrid.Even(devices.Count, 1)
+            : devices.Count >= 2 && Grid.Rows == 1 ? TileGrid.Even(1, devices.Count)
+            : null;
+        if (grid is null)
+        {
+            return new PlanProposal(Plan.FromCuts(0, request.NodeCount, [], [devices[0]]));
+        }
+        var gatherer = devices[0];
+        return new PlanProposal(new Plan(0, [
+            new Stage(gatherer, 0, Cut, new TileGroup(grid, [.. devices.Take(grid.Count)])),
+            new Stage(gatherer, Cut + 1, request.NodeCount - 1),
+        ]));
     }
 }

@@ -14,6 +14,8 @@ public sealed class PlanningStateBuilder(AdaptiveOptions options, SegmentProfile
     private static readonly DevicePowerModel DefaultPower = new(2.7, 6.4, 5e-9, 5e-9);
     private readonly Dictionary<string, (DateTimeOffset Time, double Value)> _smoothedCpu = new(StringComparer.Ordinal);
 
+    private SegmentProfile? _layerWise;
+
     public SegmentProfile Profile { get; } = profile.Validate();
 
     /// <summary>
@@ -57,7 +59,9 @@ public sealed class PlanningStateBuilder(AdaptiveOptions options, SegmentProfile
             }
         }
         var source = live.Contains(request.SourceDevice) ? request.SourceDevice : live[0];
-        return new PlanningState(devices, links, Profile, source, options.Clock?.Invoke() ?? request.Elapsed).Validate();
+        // The planner runs on every tick: tile groups only where they stay cheap to weigh (see MaxTiledDevices).
+        var profile = Profile.Tiling is not null && devices.Count > options.MaxTiledDevices ? _layerWise ??= Profile with { Tiling = null } : Profile;
+        return new PlanningState(devices, links, profile, source, options.Clock?.Invoke() ?? request.Elapsed).Validate();
     }
 
     /// <summary>EWMA of a device's CPU availability over its samples, so one noisy sample does not move the plan.</summary>

@@ -1,4 +1,5 @@
 using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Graph.Tiling;
 using EdgeSplit.Planning;
 
 namespace EdgeSplit.Cluster.Coordinator;
@@ -17,7 +18,13 @@ public interface IPartitionSource
 {
     /// <summary>One partition per segment for ascending <paramref name="cuts"/> (empty = whole model).</summary>
     IReadOnlyList<StagePartition> Split(IReadOnlyList<int> cuts);
+
+    /// <summary>The partitions of a tile group over nodes 0..<paramref name="cut"/>; bad input when the model cannot be tiled so.</summary>
+    TileStagePartitions Tiles(int cut, TileGrid grid);
 }
+
+/// <summary>A tile group's partitions: the scatter (on the device holding the frame), one per tile, and the gather.</summary>
+public sealed record TileStagePartitions(StagePartition Scatter, IReadOnlyList<StagePartition> Tiles, StagePartition Gather);
 
 /// <summary>What the coordinator serves: the model's interface, node count, partitioner and measured costs.</summary>
 public sealed record ServedModel(

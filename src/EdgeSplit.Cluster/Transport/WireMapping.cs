@@ -1,4 +1,5 @@
 using EdgeSplit.Cluster.Contracts;
+using EdgeSplit.Graph.Tiling;
 using EdgeSplit.Planning;
 using EdgeSplit.Runtime.Codec;
 using Google.Protobuf;
@@ -121,9 +122,17 @@ public static class WireMapping
                 NextAddress = hop.NextAddress ?? "",
                 NextDevice = hop.NextDevice ?? "",
                 Compression = ToProto(hop.Compression),
+                Join = hop.Join,
+                NextHop = hop.NextHop,
             };
             config.Inputs.Add(hop.Inputs);
             config.Forwards.Add(hop.Forwards);
+            foreach (var target in hop.FanOut)
+            {
+                var message = new Proto.HopTarget { Hop = target.Hop, Address = target.Address, Device = target.Device };
+                message.Tensors.Add(target.Tensors);
+                config.FanOut.Add(message);
+            }
             request.Hops.Add(config);
         }
         return request;
@@ -138,7 +147,12 @@ public static class WireMapping
             [.. h.Forwards],
             string.IsNullOrEmpty(h.NextAddress) ? null : h.NextAddress,
             string.IsNullOrEmpty(h.NextDevice) ? null : h.NextDevice,
-            FromProto(h.Compression)))],
+            FromProto(h.Compression))
+        {
+            FanOut = [.. h.FanOut.Select(t => new HopTarget(t.Hop, t.Address, t.Device, [.. t.Tensors]))],
+            Join = Math.Max(1, h.Join),
+            NextHop = Math.Max(0, h.NextHop),
+        })],
         m.ReplyTo,
         [.. m.Peers]);
 
@@ -215,12 +229,29 @@ public static class WireMapping
     public static Proto.PlanMessage ToProto(Plan plan, FeatureMapCompression compression)
     {
         var message = new Proto.PlanMessage { Version = plan.Version, Compression = ToProto(compression) };
-        message.Stages.AddRange(plan.Stages.Select(s => new Proto.StageMessage { Device = s.Device, FirstNode = s.FirstNode, LastNode = s.LastNode }));
+        message.Stages.AddRange(plan.Stages.Select(s => new Proto.StageMessage { Device = s.Device, FirstNode = s.FirstNode, LastNode = s.LastNode, Tiles = ToProto(s.Tiles) }));
         return message;
     }
 
     public static Plan FromProto(Proto.PlanMessage message) =>
-        new(message.Version, [.. message.Stages.Select(s => new Stage(s.Device, s.FirstNode, s.LastNode))]);
+        new(message.Version, [.. message.Stages.Select(s => new Stage(s.Device, s.FirstNode, s.LastNode, FromProto(s.Tiles)))]);
+
+    private static Proto.TileGroupMessage? ToProto(TileGroup? tiles)
+    {
+        if (tiles is null)
+        {
+            return null;
+        }
+        var message = new Proto.TileGroupMessage();
+        message.RowWeights.Add(tiles.Grid.RowWeights);
+        message.ColumnWeights.Add(tiles.Grid.ColumnWeights);
+        message.Devices.Add(tiles.Devices);
+        return message;
+    }
+
+    /// <summary>A tile group from the wire; bad weights (none, or not positive) are bad input (<see cref="TileGrid.Weighted"/> throws).</summary>
+    private static TileGroup? FromProto(Proto.TileGroupMessage? message) =>
+        message is null ? null : new TileGroup(TileGrid.Weighted([.. message.RowWeights], [.. message.ColumnWeights]), [.. message.Devices]);
 
     public static Proto.InferReply ToProto(InferResult result)
     {
