@@ -72,7 +72,7 @@ internal static class TopCommand
     {
         var inv = CultureInfo.InvariantCulture;
         var devices = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(status.Model)}[/] plan {Markup.Escape(status.Plan?.ToString() ?? "none: " + status.Unavailable)}")
-            .AddColumns("device", "state", "CPU busy", "CPU free", "memory free", "power", "queued", "executed", "links (bandwidth, RTT)");
+            .AddColumns("device", "state", "provider", "CPU busy", "CPU free", "memory free", "power", "queued", "executed", "links (bandwidth, RTT)");
         var byName = status.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
         foreach (var agent in status.Agents)
         {
@@ -82,6 +82,7 @@ internal static class TopCommand
             devices.AddRow(
                 Markup.Escape(agent.Name),
                 agent.Alive ? "[green]up[/]" : "[red]down[/]",
+                Markup.Escape(d?.Provider ?? "-"),
                 d is null || double.IsNaN(d.CpuUtilisation) ? "-" : d.CpuUtilisation.ToString("P0", inv),
                 d is null || double.IsNaN(d.CpuAvailability) ? "-" : d.CpuAvailability.ToString("P0", inv),
                 d is null ? "-" : Terminal.Bytes(d.MemoryAvailableBytes),

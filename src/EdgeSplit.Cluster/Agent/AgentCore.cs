@@ -27,7 +27,7 @@ internal sealed class AgentCore : IAsyncDisposable
         Options = options;
         Logger = logger;
         Time = options.TimeProvider;
-        Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads);
+        Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads, options.Provider);
         Channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
         Links = new LinkEstimators(idleProbeAfter: options.IdleProbeAfter, clock: Time);
         // The monitor samples at its own default (250 ms) unless the agent options say otherwise.

@@ -1,6 +1,7 @@
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Runtime.Providers;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Agent;
@@ -11,8 +12,20 @@ namespace EdgeSplit.Cluster.Agent;
 /// </summary>
 public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 {
+    /// <summary>HOST:PORT of a coordinator to join on its own (<c>--join</c>); null = wait to be named in its <c>--agents</c>.</summary>
+    public string? Join { get; init; }
+
+    /// <summary>The address the coordinator and other agents reach this agent at; null = the bound address.</summary>
+    public string? AdvertiseAddress { get; init; }
+
+    /// <summary>Period of the heartbeat a joined agent sends (the coordinator's timeout should be a few of these).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>ORT intra-op threads per session.</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>The ONNX Runtime execution provider partitions run on, and whether a missing one falls back to the CPU.</summary>
+    public ProviderChoice Provider { get; init; } = ProviderChoice.Cpu;
 
     /// <summary>Where partitions are cached by SHA-256; null = a per-name folder under the temp dir.</summary>
     public string? CacheDirectory { get; init; }

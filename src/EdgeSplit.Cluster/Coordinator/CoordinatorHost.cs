@@ -119,6 +119,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             var address = GrpcHost.BoundAddress(app);
             coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
+            options.Listening?.Invoke(address);
             if (string.IsNullOrEmpty(options.Token))
             {
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("coordinator").LogWarning(

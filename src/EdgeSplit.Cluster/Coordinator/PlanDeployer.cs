@@ -61,7 +61,7 @@ internal sealed class Deployment(Plan plan, FeatureMapCompression compression, I
 /// an agent lacks, deploys and warms them under the coordinator's one version counter, switches,
 /// and retires the superseded version once its last request has finished.
 /// </summary>
-internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string source, CoordinatorOptions options, ILogger logger)
+internal sealed class PlanDeployer(ServedModel model, AgentHealth health, CoordinatorOptions options, ILogger logger)
 {
     private readonly SemaphoreSlim _switchLock = new(1, 1);
     private readonly ConcurrentQueue<PlanSwitch> _switches = new();
@@ -199,6 +199,7 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
     {
         var route = new List<RouteHop>();
         string? degraded = null;
+        var source = health.SourceDevice;
         if (!health.IsAlive(source))
         {
             degraded = $"source device {source} is down: requests enter at {plan.Stages[0].Device}, sent there by the coordinator where the camera's frames arrive";
