@@ -17,6 +17,7 @@ internal static class AgentCommand
         var cache = new Option<string?>("--cache") { Description = "Directory caching partitions by SHA-256 (default: a folder under the temp dir)." };
         var token = new TokenOptions();
         var providers = new ProviderOptions();
+        var listeners = new ListenerOptions();
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
         var join = new Option<string?>("--join") { Description = "HOST:PORT of a coordinator to join on its own (it adds this device to its plans; heartbeats keep it there)." };
         var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT the coordinator and other agents reach this agent at (default: the listen address)." };
@@ -26,6 +27,7 @@ internal static class AgentCommand
         };
         token.AddTo(command);
         providers.AddTo(command);
+        listeners.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var threadCount = parse.GetValue(threads);
@@ -41,6 +43,7 @@ internal static class AgentCommand
                 Token = token.Resolve(parse),
                 Provider = providers.Parse(parse),
                 MetricsListen = parse.GetValue(metricsListen),
+                HealthListen = listeners.ResolveHealthListen(parse),
                 Join = CheckedAddress(parse.GetValue(join), "--join"),
                 AdvertiseAddress = CheckedAddress(parse.GetValue(advertise), "--advertise"),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
@@ -52,7 +55,8 @@ internal static class AgentCommand
                 await Console.Error.WriteLineAsync(warning);
             }
             await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory}, partitions on {host.Provider.Used})" +
-                (parse.GetValue(join) is { } coordinator ? $", joining {coordinator}" : ""));
+                (parse.GetValue(join) is { } coordinator ? $", joining {coordinator}" : "") +
+                (host.HealthAddress is { } healthAt ? $"; grpc.health.v1 without token on {healthAt}" : ""));
             try
             {
                 await host.WaitAsync(ct);

@@ -22,6 +22,7 @@ internal static class ServeCommand
         var listen = new Option<string>("--listen") { Description = "HOST:PORT the coordinator listens on.", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var split = new Option<string?>("--split") { Description = "Fixed cut indices C1,C2,... (default: split measured compute evenly over the agents)." };
         var token = new TokenOptions();
+        var listeners = new ListenerOptions();
         var source = new Option<string?>("--source") { Description = "Device where requests enter (the camera); default: the first agent." };
         var compress = new Option<string>("--compress") { Description = "Feature maps between agents: none, fp16 or int8.", DefaultValueFactory = _ => "none" };
         var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT agents deliver results to (default: the listen address)." };
@@ -39,6 +40,7 @@ internal static class ServeCommand
             model, agents, minAgents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, dashboard,
         };
         token.AddTo(command);
+        listeners.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var file = parse.GetValue(model)!;
@@ -87,6 +89,7 @@ internal static class ServeCommand
                 MinAgents = waitFor,
                 MetricsListen = parse.GetValue(metricsListen),
                 DashboardListen = parse.GetValue(dashboard),
+                HealthListen = listeners.ResolveHealthListen(parse),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
             // A dilated testbed runs slower than the devices it emulates: the coordinator's timers stretch with it.
@@ -132,6 +135,10 @@ internal static class ServeCommand
             }
             await using var _ = host;
             await Console.Error.WriteLineAsync($"serving {file.Name} on {host.Address}: plan {host.CurrentPlan}");
+            if (host.HealthAddress is { } healthAt)
+            {
+                await Console.Error.WriteLineAsync($"grpc.health.v1 without token on {healthAt}");
+            }
             if (host.DashboardAddress is { } page)
             {
                 await Console.Error.WriteLineAsync($"dashboard: http://{page}/{(options.Token is null ? "" : " (asks for the token once, or open it as http://" + page + "/?token=TOKEN)")}");

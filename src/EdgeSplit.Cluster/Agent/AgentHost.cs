@@ -32,6 +32,9 @@ public sealed class AgentHost : IAsyncDisposable
     /// <summary>The address it is reached at: the advertised one, else the bound <c>host:port</c> (port 0 resolved).</summary>
     public string Address { get; }
 
+    /// <summary>The bound address of the token-free grpc.health.v1 listener, when one was asked for.</summary>
+    public string? HealthAddress { get; private init; }
+
     /// <summary>The bound address of the Prometheus endpoint, when one was asked for.</summary>
     public string? MetricsAddress => _prometheus?.Address;
 
@@ -64,9 +67,10 @@ public sealed class AgentHost : IAsyncDisposable
     public static async Task<AgentHost> StartAsync(AgentOptions options, CancellationToken ct = default)
     {
         DeviceName.Check(options.Name);
+        var health = options.HealthListen is { } healthListen ? new HealthListener(healthListen) : null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => new AgentCore(options, sp.GetService<ILoggerFactory>()?.CreateLogger("agent." + options.Name) ?? NullLogger.Instance)),
-            app => app.MapGrpcService<AgentService>());
+            app => app.MapGrpcService<AgentService>(), health: health);
         AgentCore core;
         try
         {
@@ -89,7 +93,7 @@ public sealed class AgentHost : IAsyncDisposable
         {
             core.Logger.LogWarning("agent {Name} runs without a token: anyone who reaches {Address} can load and run models on it; give one with --token-file or EDGESPLIT_TOKEN", options.Name, address);
         }
-        var host = new AgentHost(app, core, options.AdvertiseAddress ?? address);
+        var host = new AgentHost(app, core, options.AdvertiseAddress ?? address) { HealthAddress = health?.Address };
         if (options.Join is { } coordinator)
         {
             host._membership = new FleetMembership(core, coordinator, host.Address);

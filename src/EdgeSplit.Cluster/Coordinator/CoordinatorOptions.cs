@@ -92,6 +92,9 @@ public sealed record CoordinatorOptions
     /// </summary>
     public string? DashboardListen { get; init; }
 
+    /// <summary>Optional HOST:PORT of a plain-text gRPC listener serving only grpc.health.v1, without token or TLS (Kubernetes probes).</summary>
+    public string? HealthListen { get; init; }
+
     /// <summary>A dashboard served elsewhere (demo and bench keep one up for the whole run) that shows this coordinator while it runs.</summary>
     public DashboardFeed? Dashboard { get; init; }
 

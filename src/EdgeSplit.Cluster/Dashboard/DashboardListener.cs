@@ -17,16 +17,7 @@ internal sealed class DashboardListener(string listen, string? token, TimeProvid
     public DashboardFeed Feed { get; } = new();
 
     /// <summary>The bound address, <c>host:port</c>, once the host has started.</summary>
-    public string Address
-    {
-        get
-        {
-            var bound = _options?.IPEndPoint ?? throw new InvalidOperationException("the dashboard's listener is not bound yet");
-            var host = bound.Address.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : bound.Address.Equals(System.Net.IPAddress.IPv6Any) ? "[::1]"
-                : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound.Address}]" : bound.Address.ToString();
-            return $"{host}:{bound.Port}";
-        }
-    }
+    public string Address => Endpoints.Format(_options?.IPEndPoint ?? throw new InvalidOperationException("the dashboard's listener is not bound yet"));
 
     public void AddListener(KestrelServerOptions kestrel) => kestrel.Listen(_endpoint, o =>
     {

@@ -20,7 +20,8 @@ internal static class GrpcHost
         Action<IServiceCollection> configureServices,
         Action<WebApplication> mapServices,
         Action<KestrelServerOptions>? configureKestrel = null,
-        Action<WebApplication>? beforeTokenGate = null)
+        Action<WebApplication>? beforeTokenGate = null,
+        HealthListener? health = null)
     {
         var endpoint = Endpoints.ParseListen(listen);
         var builder = WebApplication.CreateSlimBuilder();
@@ -37,6 +38,7 @@ internal static class GrpcHost
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.AddServerHeader = false;
             configureKestrel?.Invoke(kestrel);
+            health?.AddListener(kestrel);
         });
         // Kestrel reads sockets into pool blocks: 64 KB blocks move multi-MB tensors in far fewer reads.
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
@@ -54,6 +56,7 @@ internal static class GrpcHost
         var app = builder.Build();
         // A branch with its own access rules (the dashboard's listener) goes before the gate.
         beforeTokenGate?.Invoke(app);
+        health?.MapBranch(app);
         if (!string.IsNullOrEmpty(token))
         {
             // First in the pipeline, health included: nothing of an unauthenticated call's body is read.
