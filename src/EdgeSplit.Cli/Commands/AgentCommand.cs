@@ -44,6 +44,7 @@ internal static class AgentCommand
                 Provider = providers.Parse(parse),
                 MetricsListen = parse.GetValue(metricsListen),
                 HealthListen = listeners.ResolveHealthListen(parse),
+                Tls = listeners.ResolveTls(parse, server: true),
                 Join = CheckedAddress(parse.GetValue(join), "--join"),
                 AdvertiseAddress = CheckedAddress(parse.GetValue(advertise), "--advertise"),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),

@@ -90,6 +90,7 @@ internal static class ServeCommand
                 MetricsListen = parse.GetValue(metricsListen),
                 DashboardListen = parse.GetValue(dashboard),
                 HealthListen = listeners.ResolveHealthListen(parse),
+                Tls = listeners.ResolveTls(parse, server: true),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
             // A dilated testbed runs slower than the devices it emulates: the coordinator's timers stretch with it.
@@ -141,7 +142,8 @@ internal static class ServeCommand
             }
             if (host.DashboardAddress is { } page)
             {
-                await Console.Error.WriteLineAsync($"dashboard: http://{page}/{(options.Token is null ? "" : " (asks for the token once, or open it as http://" + page + "/?token=TOKEN)")}");
+                var scheme = options.Tls is null ? "http" : "https";
+                await Console.Error.WriteLineAsync($"dashboard: {scheme}://{page}/{(options.Token is null ? "" : $" (asks for the token once, or open it as {scheme}://{page}/?token=TOKEN)")}");
             }
             try
             {

@@ -70,7 +70,7 @@ public sealed class AgentHost : IAsyncDisposable
         var health = options.HealthListen is { } healthListen ? new HealthListener(healthListen) : null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => new AgentCore(options, sp.GetService<ILoggerFactory>()?.CreateLogger("agent." + options.Name) ?? NullLogger.Instance)),
-            app => app.MapGrpcService<AgentService>(), health: health);
+            app => app.MapGrpcService<AgentService>(), health: health, tls: options.Tls);
         AgentCore core;
         try
         {
@@ -101,8 +101,8 @@ public sealed class AgentHost : IAsyncDisposable
         }
         if (options.MetricsListen is { } metricsListen)
         {
-            host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => new MonitorMetrics(options.Name, registry).Follow(core.Monitor, core.Links, () => core.Store.Provider.Used), ct);
-            core.Logger.LogInformation("agent {Name}: Prometheus metrics on http://{Listen}/metrics", options.Name, host._prometheus.Address);
+            host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => new MonitorMetrics(options.Name, registry).Follow(core.Monitor, core.Links, () => core.Store.Provider.Used), ct, options.Tls);
+            core.Logger.LogInformation("agent {Name}: Prometheus metrics on {Scheme}://{Listen}/metrics", options.Name, options.Tls is null ? "http" : "https", host._prometheus.Address);
         }
         return host;
     }

@@ -73,6 +73,9 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
     /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics (the gRPC port is HTTP/2 only); it asks for the token too.</summary>
     public string? MetricsListen { get; init; }
 
+    /// <summary>TLS on the agent's port and its channels to peers and the coordinator; null = plain text.</summary>
+    public TlsSettings? Tls { get; init; }
+
     /// <summary>Optional HOST:PORT of a plain-text gRPC listener serving only grpc.health.v1, without token or TLS (Kubernetes probes).</summary>
     public string? HealthListen { get; init; }
 

@@ -58,7 +58,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _layers = model.Layers is { } layers ? layers with { CutBytes = model.Profile?.CutBytes ?? layers.CutBytes } : null;
         _configuredLinks = (planSource as AdaptivePlanSource)?.Options.Links ?? [];
         _metricsInterval = options.MetricsInterval ?? (_adaptive ? tick : null);
-        _channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
+        _channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels, options.Tls);
         _health = new AgentHealth(agents, _channels, options, logger);
         _deployer = new PlanDeployer(model, _health, options, logger);
         _loop = new AdaptationLoop(model, planSource, _health, _deployer, options, _adaptive ? tick : null, logger);

@@ -107,7 +107,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
             // Checked here, where it is given: a bad one would only show as agents failing to deliver.
             Endpoints.PeerUri(advertise);
         }
-        var dashboard = options.DashboardListen is { } dashboardListen ? new DashboardListener(dashboardListen, options.Token, options.TimeProvider) : null;
+        var dashboard = options.DashboardListen is { } dashboardListen ? new DashboardListener(dashboardListen, options.Token, options.TimeProvider, options.Tls) : null;
         var health = options.HealthListen is { } healthListen ? new HealthListener(healthListen) : null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options, tick,
@@ -115,7 +115,8 @@ public sealed class CoordinatorHost : IAsyncDisposable
             app => app.MapGrpcService<CoordinatorService>(),
             dashboard is null ? null : dashboard.AddListener,
             dashboard is null ? null : dashboard.MapBranch,
-            health);
+            health,
+            options.Tls);
         var coordinator = app.Services.GetRequiredService<ClusterCoordinator>();
         await app.StartAsync(ct);
         // Dashboards show the start too: devices coming up, the first plan being deployed.
@@ -135,7 +136,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
             host._following.AddRange(following);
             if (options.MetricsListen is { } metricsListen)
             {
-                host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct);
+                host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct, options.Tls);
             }
             return host;
         }

@@ -92,6 +92,9 @@ public sealed record CoordinatorOptions
     /// </summary>
     public string? DashboardListen { get; init; }
 
+    /// <summary>TLS on the coordinator's port and its channels to the agents; null = plain text.</summary>
+    public TlsSettings? Tls { get; init; }
+
     /// <summary>Optional HOST:PORT of a plain-text gRPC listener serving only grpc.health.v1, without token or TLS (Kubernetes probes).</summary>
     public string? HealthListen { get; init; }
 

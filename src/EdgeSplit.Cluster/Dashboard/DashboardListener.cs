@@ -9,7 +9,7 @@ namespace EdgeSplit.Cluster.Dashboard;
 /// HTTP/2 only), whose requests branch off to <see cref="DashboardApp"/> before the gRPC token gate and never reach
 /// a gRPC service; gRPC calls never reach the dashboard either.
 /// </summary>
-internal sealed class DashboardListener(string listen, string? token, TimeProvider time)
+internal sealed class DashboardListener(string listen, string? token, TimeProvider time, TlsSettings? tls = null)
 {
     private readonly System.Net.IPEndPoint _endpoint = Endpoints.ParseListen(listen);
     private ListenOptions? _options;
@@ -22,6 +22,8 @@ internal sealed class DashboardListener(string listen, string? token, TimeProvid
     public void AddListener(KestrelServerOptions kestrel) => kestrel.Listen(_endpoint, o =>
     {
         o.Protocols = HttpProtocols.Http1;
+        // With TLS on, browsers get HTTPS with the coordinator's certificate and the token gate as before.
+        tls?.ServeWithoutClientCertificates(o);
         _options = o;
     });
 

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using EdgeSplit.Graph;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -21,7 +23,8 @@ internal static class GrpcHost
         Action<WebApplication> mapServices,
         Action<KestrelServerOptions>? configureKestrel = null,
         Action<WebApplication>? beforeTokenGate = null,
-        HealthListener? health = null)
+        HealthListener? health = null,
+        TlsSettings? tls = null)
     {
         var endpoint = Endpoints.ParseListen(listen);
         var builder = WebApplication.CreateSlimBuilder();
@@ -29,7 +32,23 @@ internal static class GrpcHost
         configureLogging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(endpoint, o => o.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(endpoint, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                if (tls is not null)
+                {
+                    o.UseHttps(https =>
+                    {
+                        https.ServerCertificate = tls.Certificate ?? throw new BadInputException("serving TLS needs --tls-cert and --tls-key");
+                        if (tls.Authority is not null)
+                        {
+                            // Mutual TLS: only clients with a certificate from the fleet CA get to speak at all.
+                            https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                            https.ClientCertificateValidation = (certificate, _, errors) => tls.Accepts(certificate, errors);
+                        }
+                    });
+                }
+            });
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.Http2.InitialConnectionWindowSize = WireLimits.ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = WireLimits.StreamWindowBytes;
