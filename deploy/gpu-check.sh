@@ -3,7 +3,8 @@
 # run): builds the CUDA variant, proves MobileNetV2 and ResNet18 partitions under the CUDA EP
 # match the CPU within verify's tolerance, and prints latency per provider.
 #   deploy/gpu-check.sh [OUT]        # OUT: where the figures go (default: gpu-check/)
-# Serving a CPU->GPU split over two agents needs 'agent --provider' (the next step of issue 12).
+# Then serves a CPU->GPU split over two agents on loopback (agent --provider cpu, agent --provider cuda)
+# and checks every answer against the whole model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-gpu-check}
@@ -27,3 +28,14 @@ for model in ("mobilenetv2", "resnet18"):
         r = json.loads((out / f"run-{model}-{provider}.json").read_text())
         print(f"run {model} on {r['provider']}: p50 {r['p50_ms']:.2f} ms, p95 {r['p95_ms']:.2f} ms ({r['count']} runs, ONNX Runtime {r['ort_version']})")
 PY
+# A CPU agent for the first half, a CUDA agent for the rest; both on loopback, ended by their ids.
+"$edgesplit" zoo mobilenetv2 --out "$out" > /dev/null
+"$edgesplit" agent --name cpu --listen 127.0.0.1:17301 --provider cpu > "$out/agent-cpu.log" 2>&1 & cpu_pid=$!
+"$edgesplit" agent --name gpu --listen 127.0.0.1:17302 --provider cuda > "$out/agent-gpu.log" 2>&1 & gpu_pid=$!
+trap 'kill $cpu_pid $gpu_pid ${serve_pid:-} 2>/dev/null || true' EXIT
+sleep 3
+"$edgesplit" serve --model "$out/mobilenetv2.onnx" --agents cpu=127.0.0.1:17301,gpu=127.0.0.1:17302 --split 30 \
+  --listen 127.0.0.1:17300 > "$out/serve.log" 2>&1 & serve_pid=$!
+sleep 20
+"$edgesplit" infer --server 127.0.0.1:17300 --random --count 100 --check "$out/mobilenetv2.onnx" | tee "$out/split-cpu-gpu.txt"
+"$edgesplit" top --server 127.0.0.1:17300 --once | tee "$out/top.txt"

@@ -5,7 +5,7 @@ namespace EdgeSplit.Cli;
 
 /// <summary>
 /// <c>--provider</c>, <c>--provider-option</c> and <c>--provider-fallback</c>, spelled the same in
-/// every command that creates ONNX Runtime sessions (run, verify; agent next).
+/// every command that creates ONNX Runtime sessions (run, verify, agent).
 /// </summary>
 public sealed class ProviderOptions
 {

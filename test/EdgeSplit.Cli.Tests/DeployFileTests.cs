@@ -68,6 +68,11 @@ public sealed class DeployFileTests : IDisposable
             Assert.Contains("prometheus.io/scrape: \"true\"", set);
             Assert.Contains("secretName: edgesplit-token", set);
             Assert.DoesNotContain("--token=", set);
+            // Agents join on their own, at the node's address, and the kubelet probes the token-free health port.
+            Assert.Contains("--join=edgesplit-coordinator.edgesplit.svc.cluster.local:5000", set);
+            Assert.Contains("--advertise=$(NODE_IP):50051", set);
+            Assert.Contains("--health-listen=0.0.0.0:50052", set);
+            Assert.Equal(3, System.Text.RegularExpressions.Regex.Matches(set, @"grpc:\s+port: 50052").Count);
         }
         Assert.Contains("value: cuda", daemonSets[0]);
         Assert.Contains("EDGESPLIT_ORT_LIBRARY", daemonSets[0]);

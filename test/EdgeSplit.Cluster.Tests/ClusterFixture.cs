@@ -26,10 +26,13 @@ internal sealed class TestCluster : IAsyncDisposable
 
     public string? Token { get; private set; }
 
+    /// <summary>TLS of every agent and the coordinator (and of load clients), when started with it.</summary>
+    public Cluster.Transport.TlsSettings? Tls { get; private set; }
+
     public static async Task<TestCluster> StartAsync(byte[] model, int agents, IReadOnlyList<int>? cuts = null, string? token = null, TimeSpan? attemptTimeout = null,
-        bool proxied = false, Func<CoordinatorOptions, CoordinatorOptions>? configure = null, IPlanSource? source = null)
+        bool proxied = false, Func<CoordinatorOptions, CoordinatorOptions>? configure = null, IPlanSource? source = null, Cluster.Transport.TlsSettings? tls = null)
     {
-        var cluster = new TestCluster { Model = model, Token = token };
+        var cluster = new TestCluster { Model = model, Token = token, Tls = tls };
         try
         {
             for (var i = 0; i < agents; i++)
@@ -51,6 +54,7 @@ internal sealed class TestCluster : IAsyncDisposable
                 HealthInterval = TimeSpan.FromMilliseconds(300),
                 ProbeTimeout = TimeSpan.FromMilliseconds(500),
                 MaxAttempts = 5,
+                Tls = tls,
                 ConfigureLogging = Logging,
             };
             cluster.Coordinator = await CoordinatorHost.StartAsync(served, cluster.Endpoints(), source, configure?.Invoke(options) ?? options);
@@ -81,6 +85,7 @@ internal sealed class TestCluster : IAsyncDisposable
         {
             CacheDirectory = Path.Combine(_cacheRoot, $"dev{index}"),
             Token = Token,
+            Tls = Tls,
             SendTimeout = TimeSpan.FromSeconds(3),
             ConfigureLogging = Logging,
         });

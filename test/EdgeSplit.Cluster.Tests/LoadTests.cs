@@ -125,16 +125,25 @@ public sealed class LoadTests
     }
 
     /// <summary>Sends seeded requests through the gRPC client and checks each answer against its own input.</summary>
-    internal static async Task<LoadRun> RunLoadAsync(TestCluster cluster, byte[] model, Action<int>? onCompleted, int requests = Requests)
+    internal static Task<LoadRun> RunLoadAsync(TestCluster cluster, byte[] model, Action<int>? onCompleted, int requests = Requests) =>
+        RunLoadAsync(cluster.Coordinator!.Address, cluster.Token, model, onCompleted, requests, tls: cluster.Tls);
+
+    /// <summary>Up to <paramref name="requests"/> requests at concurrency 8, each checked against the monolithic output; none sent once <paramref name="until"/> holds.</summary>
+    internal static async Task<LoadRun> RunLoadAsync(string coordinator, string? token, byte[] model, Action<int>? onCompleted, int requests = Requests, Func<bool>? until = null,
+        Cluster.Transport.TlsSettings? tls = null)
     {
         using var session = Reference.Session(model);
-        using var client = new ClusterClient(cluster.Coordinator!.Address, cluster.Token);
+        using var client = new ClusterClient(coordinator, token, tls: tls);
         var results = new ConcurrentDictionary<int, InferResult>();
         var failures = new ConcurrentBag<string>();
         var completions = new ConcurrentQueue<long>();
         var done = 0;
         await Parallel.ForEachAsync(Enumerable.Range(0, requests), new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, async (seed, ct) =>
         {
+            if (until?.Invoke() == true)
+            {
+                return;
+            }
             var input = Reference.Input(seed);
             try
             {

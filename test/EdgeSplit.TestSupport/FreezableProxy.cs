@@ -7,6 +7,7 @@ namespace EdgeSplit.Tests;
 /// Test double of a hung device: a TCP proxy on loopback port 0 in front of a real agent. <see cref="Freeze"/>
 /// stops moving bytes both ways while every connection stays open, as a stopped process (SIGSTOP) would
 /// look to its peers; <see cref="Thaw"/> resumes. Only what is sent to the agent passes through it.
+/// <see cref="Watch"/> makes it a wiretap too: it tells whether given bytes (a token) crossed it in either direction.
 /// </summary>
 public sealed class FreezableProxy : IAsyncDisposable
 {
@@ -16,6 +17,8 @@ public sealed class FreezableProxy : IAsyncDisposable
     private readonly List<Task> _pumps = [];
     private readonly Task _accept;
     private volatile TaskCompletionSource _running = Open();
+    private byte[]? _watched;
+    private volatile bool _seen;
 
     private FreezableProxy(IPEndPoint target)
     {
@@ -35,6 +38,12 @@ public sealed class FreezableProxy : IAsyncDisposable
         var colon = target.LastIndexOf(':');
         return new FreezableProxy(new IPEndPoint(IPAddress.Parse(target[..colon]), int.Parse(target[(colon + 1)..], System.Globalization.CultureInfo.InvariantCulture)));
     }
+
+    /// <summary>Looks for <paramref name="needle"/> in every byte that crosses from now on, across read boundaries.</summary>
+    public void Watch(byte[] needle) => _watched = needle;
+
+    /// <summary>Whether the watched bytes crossed the proxy, as they would show in a packet capture of the link.</summary>
+    public bool Seen => _seen;
 
     public void Freeze() => _running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -84,6 +93,7 @@ public sealed class FreezableProxy : IAsyncDisposable
     private async Task PumpAsync(TcpClient from, TcpClient to)
     {
         var buffer = new byte[64 * 1024];
+        var tail = new List<byte>();
         try
         {
             var source = from.GetStream();
@@ -95,6 +105,7 @@ public sealed class FreezableProxy : IAsyncDisposable
                 {
                     break;
                 }
+                Scan(tail, buffer.AsSpan(0, read));
                 // Frozen: the bytes wait here, and TCP's own windows soon stop the sender.
                 await _running.Task.WaitAsync(_stop.Token);
                 await sink.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
@@ -108,6 +119,24 @@ public sealed class FreezableProxy : IAsyncDisposable
             from.Dispose();
             to.Dispose();
         }
+    }
+
+    /// <summary>Searches the last bytes of the previous read plus this one, so a needle split across reads is found.</summary>
+    private void Scan(List<byte> tail, ReadOnlySpan<byte> read)
+    {
+        if (_watched is not { Length: > 0 } needle || _seen)
+        {
+            return;
+        }
+        var window = new byte[tail.Count + read.Length];
+        tail.CopyTo(window);
+        read.CopyTo(window.AsSpan(tail.Count));
+        if (window.AsSpan().IndexOf(needle) >= 0)
+        {
+            _seen = true;
+        }
+        tail.Clear();
+        tail.AddRange(window.AsSpan(Math.Max(0, window.Length - (needle.Length - 1))));
     }
 
     public async ValueTask DisposeAsync()

@@ -16,12 +16,18 @@ internal static class AgentCommand
         var threads = new Option<int>("--threads") { Description = "ONNX Runtime intra-op threads per partition.", DefaultValueFactory = _ => 1 };
         var cache = new Option<string?>("--cache") { Description = "Directory caching partitions by SHA-256 (default: a folder under the temp dir)." };
         var token = new TokenOptions();
+        var providers = new ProviderOptions();
+        var listeners = new ListenerOptions();
         var metricsListen = new Option<string?>("--metrics-listen") { Description = "HOST:PORT of an extra HTTP/1 endpoint serving Prometheus text at /metrics." };
+        var join = new Option<string?>("--join") { Description = "HOST:PORT of a coordinator to join on its own (it adds this device to its plans; heartbeats keep it there)." };
+        var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT the coordinator and other agents reach this agent at (default: the listen address)." };
         var command = new Command("agent", "Run a device agent: caches partitions, runs them warm, forwards results to the next device.")
         {
-            name, listen, threads, cache, metricsListen,
+            name, listen, threads, cache, metricsListen, join, advertise,
         };
         token.AddTo(command);
+        providers.AddTo(command);
+        listeners.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var threadCount = parse.GetValue(threads);
@@ -35,12 +41,23 @@ internal static class AgentCommand
                 Threads = threadCount,
                 CacheDirectory = parse.GetValue(cache),
                 Token = token.Resolve(parse),
+                Provider = providers.Parse(parse),
                 MetricsListen = parse.GetValue(metricsListen),
+                HealthListen = listeners.ResolveHealthListen(parse),
+                Tls = listeners.ResolveTls(parse, server: true),
+                Join = CheckedAddress(parse.GetValue(join), "--join"),
+                AdvertiseAddress = CheckedAddress(parse.GetValue(advertise), "--advertise"),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
             // On a dilated testbed (its emulation file says so) every duration the agent waits runs slower too.
             await using var host = await AgentHost.StartAsync(TimeDilation.ApplyFromEmulation(options), ct);
-            await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory})");
+            if (ProviderOptions.FallbackWarning(host.Provider) is { } warning)
+            {
+                await Console.Error.WriteLineAsync(warning);
+            }
+            await Console.Error.WriteLineAsync($"agent {host.Name} listening on {host.Address} (cache {host.CacheDirectory}, partitions on {host.Provider.Used})" +
+                (parse.GetValue(join) is { } coordinator ? $", joining {coordinator}" : "") +
+                (host.HealthAddress is { } healthAt ? $"; grpc.health.v1 without token on {healthAt}" : ""));
             try
             {
                 await host.WaitAsync(ct);
@@ -51,6 +68,16 @@ internal static class AgentCommand
             return ExitCodes.Ok;
         });
         return command;
+    }
+
+    /// <summary>A HOST:PORT option checked where it is given (a bad one would only show as a join that never succeeds).</summary>
+    private static string? CheckedAddress(string? address, string option)
+    {
+        if (address is not null && !EdgeSplit.Cluster.Transport.Endpoints.IsPeer(address))
+        {
+            throw new BadInputException($"{option} '{address}' is not HOST:PORT");
+        }
+        return address;
     }
 }
 

@@ -32,12 +32,14 @@ internal static class InferCommand
         var retries = new Option<int>("--retries") { Description = "Times a request is sent again when the coordinator is unreachable (it restarts, a connection drops), with a doubling pause from 200 ms.", DefaultValueFactory = _ => 6 };
         var timeout = new Option<double>("--timeout") { Description = "Seconds one request may take, retries included.", DefaultValueFactory = _ => 120 };
         var token = new TokenOptions();
+        var tls = new ListenerOptions();
         var json = CommonOptions.Json();
         var command = new Command("infer", "Send requests to a coordinator and report latency, throughput and mismatches.")
         {
             server, input, random, seed, count, concurrency, check, retries, timeout, json,
         };
         token.AddTo(command);
+        tls.AddTlsTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var image = parse.GetValue(input);
@@ -59,7 +61,7 @@ internal static class InferCommand
                 throw new BadInputException("--retries must be at least 0 and --timeout above 0");
             }
             var address = parse.GetValue(server)!;
-            using var client = new ClusterClient(address, token.Resolve(parse));
+            using var client = new ClusterClient(address, token.Resolve(parse), tls: tls.ResolveTls(parse, server: false));
             var resilient = Resilient(retryCount);
             CoordinatorStatus status;
             try
@@ -70,8 +72,12 @@ internal static class InferCommand
             {
                 throw new BadInputException(ex.StatusCode == StatusCode.Unauthenticated
                     ? $"the coordinator at {address} refused the token; pass the cluster's --token"
-                    : $"cannot reach a coordinator at {address} ({ex.StatusCode}); is 'edgesplit serve' running there?");
+                    : $"cannot reach a coordinator at {address} ({ex.StatusCode}); is 'edgesplit serve' running there?{TlsHint(ex)}");
             }
+            // A refused TLS handshake looks like an absent server from here: say what it would take.
+            static string TlsHint(RpcException ex) => ex.StatusCode is StatusCode.Unavailable or StatusCode.Internal
+                ? " If it serves TLS, give its fleet CA with --tls-ca and, for mutual TLS, a client --tls-cert and --tls-key from that CA"
+                : "";
             var makeInputs = image is null
                 ? (Func<int, IReadOnlyList<WireTensor>>)(i => RandomInputs(status.Inputs, parse.GetValue(seed) + i))
                 : LoadImage(image, status.Inputs);

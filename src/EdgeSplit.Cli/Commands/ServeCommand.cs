@@ -16,11 +16,13 @@ internal static class ServeCommand
     public static Command Create()
     {
         var model = new Option<FileInfo>("--model") { Description = "ONNX model to serve.", Required = true };
-        var agents = new Option<string?>("--agents") { Description = "Agents as NAME=HOST:PORT,NAME=HOST:PORT,... in plan order (or --on-testbed)." };
+        var agents = new Option<string?>("--agents") { Description = "Agents as NAME=HOST:PORT,NAME=HOST:PORT,... in plan order (or --on-testbed). Without either, serve waits for agents to join (agent --join); agents may join as well." };
+        var minAgents = new Option<int>("--min-agents") { Description = "Without --agents: how many agents must join before the first plan.", DefaultValueFactory = _ => 1 };
         var onTestbed = new Option<string?>("--on-testbed") { Description = "Serve the agents of a running testbed (from 'testbed up'): agents, the links between them, the source device and where results are delivered come from its state; --listen's port is kept." };
         var listen = new Option<string>("--listen") { Description = "HOST:PORT the coordinator listens on.", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var split = new Option<string?>("--split") { Description = "Fixed cut indices C1,C2,... (default: split measured compute evenly over the agents)." };
         var token = new TokenOptions();
+        var listeners = new ListenerOptions();
         var source = new Option<string?>("--source") { Description = "Device where requests enter (the camera); default: the first agent." };
         var compress = new Option<string>("--compress") { Description = "Feature maps between agents: none, fp16 or int8.", DefaultValueFactory = _ => "none" };
         var advertise = new Option<string?>("--advertise") { Description = "HOST:PORT agents deliver results to (default: the listen address)." };
@@ -35,16 +37,23 @@ internal static class ServeCommand
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, dashboard,
+            model, agents, minAgents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, dashboard,
         };
         token.AddTo(command);
+        listeners.AddTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var file = parse.GetValue(model)!;
             var onnx = OnnxModel.Load(file.FullName);
             var bed = parse.GetValue(onTestbed) is { } bedName ? OnTestbed(bedName, parse.GetValue(agents)) : null;
-            var endpoints = bed?.AgentEndpoints() ?? ParseAgents(parse.GetValue(agents) ?? throw new BadInputException("give the agents with --agents NAME=HOST:PORT,... or a running testbed with --on-testbed NAME"));
-            var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count);
+            // Neither --agents nor a testbed: agents join on their own.
+            var endpoints = bed?.AgentEndpoints() ?? (parse.GetValue(agents) is { } list ? ParseAgents(list) : []);
+            var waitFor = parse.GetValue(minAgents);
+            if (waitFor < 1)
+            {
+                throw new BadInputException($"--min-agents must be at least 1, got {waitFor}");
+            }
+            var cuts = ParseCuts(parse.GetValue(split), onnx.Nodes.Count, endpoints.Count == 0 ? waitFor : endpoints.Count);
             var compression = FeatureMapCodec.Parse(parse.GetValue(compress));
             var verbose = parse.GetValue(CommonOptions.Verbose);
             var plannerName = parse.GetValue(planner);
@@ -77,13 +86,20 @@ internal static class ServeCommand
                 AdvertiseAddress = parse.GetValue(advertise) ?? (bed is null ? null : $"{bed.CoordinatorAddress}:{PortOf(listenAt)}"),
                 PeerAddresses = bed?.PeerAddresses(),
                 MetricsInterval = TimeSpan.FromSeconds(1),
+                MinAgents = waitFor,
                 MetricsListen = parse.GetValue(metricsListen),
                 DashboardListen = parse.GetValue(dashboard),
+                HealthListen = listeners.ResolveHealthListen(parse),
+                Tls = listeners.ResolveTls(parse, server: true),
                 ConfigureLogging = logging => StderrLogging.Configure(logging, verbose),
             };
             // A dilated testbed runs slower than the devices it emulates: the coordinator's timers stretch with it.
             options = bed?.Dilation.Apply(options) ?? options;
             var name = Path.GetFileNameWithoutExtension(file.Name);
+            if (endpoints.Count == 0)
+            {
+                await Console.Error.WriteLineAsync($"no --agents: waiting on {options.Listen} for {waitFor} agent(s) to join (edgesplit agent --join {options.AdvertiseAddress ?? options.Listen})");
+            }
             CoordinatorHost host;
             if (cuts is not null)
             {
@@ -120,9 +136,14 @@ internal static class ServeCommand
             }
             await using var _ = host;
             await Console.Error.WriteLineAsync($"serving {file.Name} on {host.Address}: plan {host.CurrentPlan}");
+            if (host.HealthAddress is { } healthAt)
+            {
+                await Console.Error.WriteLineAsync($"grpc.health.v1 without token on {healthAt}");
+            }
             if (host.DashboardAddress is { } page)
             {
-                await Console.Error.WriteLineAsync($"dashboard: http://{page}/{(options.Token is null ? "" : " (asks for the token once, or open it as http://" + page + "/?token=TOKEN)")}");
+                var scheme = options.Tls is null ? "http" : "https";
+                await Console.Error.WriteLineAsync($"dashboard: {scheme}://{page}/{(options.Token is null ? "" : $" (asks for the token once, or open it as {scheme}://{page}/?token=TOKEN)")}");
             }
             try
             {
@@ -201,7 +222,7 @@ internal static class ServeCommand
         }
         if (cuts.Count + 1 > agentCount)
         {
-            throw new BadInputException($"--split makes {cuts.Count + 1} segments but only {agentCount} agents are given");
+            throw new BadInputException($"--split makes {cuts.Count + 1} segments but only {agentCount} agents are given (or, without --agents, awaited with --min-agents)");
         }
         return cuts;
     }

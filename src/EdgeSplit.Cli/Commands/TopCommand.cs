@@ -15,6 +15,7 @@ internal static class TopCommand
     {
         var server = new Option<string>("--server") { Description = "Coordinator HOST:PORT.", DefaultValueFactory = _ => "127.0.0.1:5000" };
         var token = new TokenOptions();
+        var tls = new ListenerOptions();
         var interval = new Option<double>("--interval") { Description = "Seconds between refreshes.", DefaultValueFactory = _ => 1 };
         var once = new Option<bool>("--once") { Description = "Print one table and exit." };
         var command = new Command("top", "Watch a running coordinator: devices (CPU, memory, power), links (bandwidth, RTT), plan and adaptation decisions.")
@@ -22,6 +23,7 @@ internal static class TopCommand
             server, interval, once,
         };
         token.AddTo(command);
+        tls.AddTlsTo(command);
         CommandRunner.SetAction(command, async (parse, ct) =>
         {
             var seconds = parse.GetValue(interval);
@@ -29,7 +31,7 @@ internal static class TopCommand
             {
                 throw new BadInputException($"--interval must be between 0.1 and 3600 seconds, got {seconds}");
             }
-            using var client = new ClusterClient(parse.GetValue(server)!, token.Resolve(parse));
+            using var client = new ClusterClient(parse.GetValue(server)!, token.Resolve(parse), tls: tls.ResolveTls(parse, server: false));
             if (parse.GetValue(once))
             {
                 Terminal.Out.Write(Render(await StatusAsync(client, parse.GetValue(server)!, ct)));
@@ -72,7 +74,7 @@ internal static class TopCommand
     {
         var inv = CultureInfo.InvariantCulture;
         var devices = new Table().Border(TableBorder.Rounded).Title($"[bold]{Markup.Escape(status.Model)}[/] plan {Markup.Escape(status.Plan?.ToString() ?? "none: " + status.Unavailable)}")
-            .AddColumns("device", "state", "CPU busy", "CPU free", "memory free", "power", "queued", "executed", "links (bandwidth, RTT)");
+            .AddColumns("device", "state", "provider", "CPU busy", "CPU free", "memory free", "power", "queued", "executed", "links (bandwidth, RTT)");
         var byName = status.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
         foreach (var agent in status.Agents)
         {
@@ -82,6 +84,7 @@ internal static class TopCommand
             devices.AddRow(
                 Markup.Escape(agent.Name),
                 agent.Alive ? "[green]up[/]" : "[red]down[/]",
+                Markup.Escape(d?.Provider ?? "-"),
                 d is null || double.IsNaN(d.CpuUtilisation) ? "-" : d.CpuUtilisation.ToString("P0", inv),
                 d is null || double.IsNaN(d.CpuAvailability) ? "-" : d.CpuAvailability.ToString("P0", inv),
                 d is null ? "-" : Terminal.Bytes(d.MemoryAvailableBytes),

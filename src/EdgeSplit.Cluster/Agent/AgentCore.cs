@@ -27,8 +27,8 @@ internal sealed class AgentCore : IAsyncDisposable
         Options = options;
         Logger = logger;
         Time = options.TimeProvider;
-        Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads);
-        Channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
+        Store = new PartitionStore(options.ResolveCacheDirectory(), options.Threads, options.Provider);
+        Channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels, options.Tls);
         Links = new LinkEstimators(idleProbeAfter: options.IdleProbeAfter, clock: Time);
         // The monitor samples at its own default (250 ms) unless the agent options say otherwise.
         Monitor = new ResourceMonitor(options.Monitoring with { TimeProvider = Time });

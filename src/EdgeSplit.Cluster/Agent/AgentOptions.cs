@@ -1,6 +1,7 @@
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
+using EdgeSplit.Runtime.Providers;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Agent;
@@ -11,8 +12,20 @@ namespace EdgeSplit.Cluster.Agent;
 /// </summary>
 public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 {
+    /// <summary>HOST:PORT of a coordinator to join on its own (<c>--join</c>); null = wait to be named in its <c>--agents</c>.</summary>
+    public string? Join { get; init; }
+
+    /// <summary>The address the coordinator and other agents reach this agent at; null = the bound address.</summary>
+    public string? AdvertiseAddress { get; init; }
+
+    /// <summary>Period of the heartbeat a joined agent sends (the coordinator's timeout should be a few of these).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromSeconds(1);
+
     /// <summary>ORT intra-op threads per session.</summary>
     public int Threads { get; init; } = 1;
+
+    /// <summary>The ONNX Runtime execution provider partitions run on, and whether a missing one falls back to the CPU.</summary>
+    public ProviderChoice Provider { get; init; } = ProviderChoice.Cpu;
 
     /// <summary>Where partitions are cached by SHA-256; null = a per-name folder under the temp dir.</summary>
     public string? CacheDirectory { get; init; }
@@ -59,6 +72,12 @@ public sealed record AgentOptions(string Name, string Listen = "127.0.0.1:0")
 
     /// <summary>Optional HOST:PORT of a plain HTTP/1 endpoint serving Prometheus text at /metrics (the gRPC port is HTTP/2 only); it asks for the token too.</summary>
     public string? MetricsListen { get; init; }
+
+    /// <summary>TLS on the agent's port and its channels to peers and the coordinator; null = plain text.</summary>
+    public TlsSettings? Tls { get; init; }
+
+    /// <summary>Optional HOST:PORT of a plain-text gRPC listener serving only grpc.health.v1, without token or TLS (Kubernetes probes).</summary>
+    public string? HealthListen { get; init; }
 
     /// <summary>Bytes of an active bandwidth probe, sent only to a configured peer whose link has been idle.</summary>
     public int ProbeBytes { get; init; } = 64 * 1024;

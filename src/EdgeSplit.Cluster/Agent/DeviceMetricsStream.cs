@@ -25,7 +25,7 @@ internal sealed class DeviceMetricsStream(AgentCore core)
             await Task.WhenAll(valid.Select(p => MeasureLinkAsync(p.Peer, p.Name, ct)));
             var links = valid.Select(p => core.Links.For(p.Peer).Current)
                 .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
-            var sample = From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed);
+            var sample = From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed) with { Provider = core.Store.Provider.Used };
             // Emulated devices: the share of the device other jobs take, as the testbed emulates it (the links file's cpu_load).
             if ((core.CpuUtilisationOverride ?? core.Options.Emulation?.Current.CpuLoad) is { } busy)
             {

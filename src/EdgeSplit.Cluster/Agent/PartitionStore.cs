@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Runtime;
+using EdgeSplit.Runtime.Providers;
 using Microsoft.ML.OnnxRuntime;
 
 namespace EdgeSplit.Cluster.Agent;
@@ -13,12 +14,32 @@ internal readonly record struct PartitionChunk(string? Sha256, long TotalBytes, 
 /// Partitions on disk named by their SHA-256 (so a restarted agent or a returning plan needs no
 /// upload) and their warm ORT sessions, shared by every plan version that uses them. A cached file
 /// is re-hashed before it is trusted: one whose bytes no longer match its name is deleted.
+/// Sessions run on the agent's execution provider; <see cref="Provider"/> says which one they really got.
 /// </summary>
-internal sealed class PartitionStore(string directory, int threads) : IDisposable
+internal sealed class PartitionStore : IDisposable
 {
     private readonly ConcurrentDictionary<string, Lazy<InferenceSession>> _sessions = new(StringComparer.Ordinal);
+    private readonly int _threads;
+    private readonly ProviderChoice _choice;
+    private ProviderUse _provider;
 
-    public string Directory { get; } = System.IO.Directory.CreateDirectory(directory).FullName;
+    /// <summary>Checks at once that <paramref name="choice"/>'s provider can be registered (or falls back, when allowed).</summary>
+    /// <exception cref="ProviderUnavailableException">The provider is missing and no fallback was allowed.</exception>
+    public PartitionStore(string directory, int threads, ProviderChoice choice)
+    {
+        _threads = threads;
+        _choice = choice;
+        using (OrtSessions.CreateOptions(threads, optimize: true, choice, out var used))
+        {
+            _provider = used;
+        }
+        Directory = System.IO.Directory.CreateDirectory(directory).FullName;
+    }
+
+    /// <summary>The provider the latest session really runs on (before any: the one registration gave).</summary>
+    public ProviderUse Provider => Volatile.Read(ref _provider);
+
+    public string Directory { get; }
 
     /// <summary>Whether a partition with this hash is cached and intact (a loaded session counts; a file is re-hashed).</summary>
     public bool Has(string sha256)
@@ -97,11 +118,18 @@ internal sealed class PartitionStore(string directory, int threads) : IDisposabl
         var lazy = _sessions.GetOrAdd(sha256, h => new Lazy<InferenceSession>(() =>
         {
             var bytes = ReadVerified(h) ?? throw new ClusterException(FailureKind.NotReady, $"partition {h} is not cached on this agent (or its file was corrupt and is gone); upload it with LoadPartition first");
-            return OrtSessions.Create(bytes, threads);
+            var session = OrtSessions.Create(bytes, _threads, _choice, out var used);
+            Volatile.Write(ref _provider, used);
+            return session;
         }));
         try
         {
             return lazy.Value;
+        }
+        catch (ProviderUnavailableException ex)
+        {
+            _sessions.TryRemove(sha256, out _);
+            throw new ClusterException(FailureKind.NotReady, $"partition {sha256}: {ex.Message}");
         }
         catch (Exception ex) when (ex is OnnxRuntimeException or ClusterException)
         {

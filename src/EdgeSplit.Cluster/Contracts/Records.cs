@@ -75,7 +75,11 @@ public sealed record DeviceSample(
     bool PowerEstimated,
     IReadOnlyList<LinkSample> Links,
     int Queued,
-    long Executed);
+    long Executed)
+{
+    /// <summary>The ONNX Runtime execution provider the agent's partitions really run on (<c>cpu</c> after a fallback); null = not reported.</summary>
+    public string? Provider { get; init; }
+}
 
 /// <summary>Measured link to a peer: round trip and (when known) bandwidth.</summary>
 public sealed record LinkSample(string Peer, double RttMs, double BandwidthBytesPerSecond);
@@ -209,3 +213,9 @@ public sealed record InferResult(IReadOnlyList<WireTensor> Outputs, long PlanVer
     /// <summary>Energy of this inference estimated from the devices' power models (NaN without an adaptive plan source).</summary>
     public double EstimatedEnergyJ { get; init; } = double.NaN;
 }
+
+/// <summary>
+/// An agent that joined on its own (<c>agent --join</c>): its name, where others reach it, the execution
+/// provider it runs on. Sent again as its heartbeat; <paramref name="Leaving"/> says it is going.
+/// </summary>
+public sealed record JoinNotice(string Name, string Address, string? Provider, bool Leaving = false);

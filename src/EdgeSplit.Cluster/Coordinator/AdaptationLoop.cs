@@ -19,7 +19,6 @@ internal sealed class AdaptationLoop : IAsyncDisposable
     private readonly IPlanSource _source;
     private readonly AgentHealth _health;
     private readonly PlanDeployer _deployer;
-    private readonly string _sourceDevice;
     private readonly CoordinatorOptions _options;
     private readonly TimeSpan? _tick;
     private readonly TimeProvider _time;
@@ -34,13 +33,12 @@ internal sealed class AdaptationLoop : IAsyncDisposable
     private int _retryScheduled;
     private int _backoffDoublings;
 
-    public AdaptationLoop(ServedModel model, IPlanSource source, AgentHealth health, PlanDeployer deployer, string sourceDevice, CoordinatorOptions options, TimeSpan? tick, ILogger logger)
+    public AdaptationLoop(ServedModel model, IPlanSource source, AgentHealth health, PlanDeployer deployer, CoordinatorOptions options, TimeSpan? tick, ILogger logger)
     {
         _model = model;
         _source = source;
         _health = health;
         _deployer = deployer;
-        _sourceDevice = sourceDevice;
         _options = options;
         _tick = tick;
         _time = options.TimeProvider;
@@ -97,7 +95,7 @@ internal sealed class AdaptationLoop : IAsyncDisposable
     private PlanRequest Request(string reason)
     {
         var agents = _health.Snapshot();
-        return new PlanRequest(_deployer.NextVersion, _model.NodeCount, _sourceDevice, [.. agents.Where(a => a.Alive).Select(a => a.Name)],
+        return new PlanRequest(_deployer.NextVersion, _model.NodeCount, _health.SourceDevice, [.. agents.Where(a => a.Alive).Select(a => a.Name)],
             agents.ToDictionary(a => a.Name, a => a.PingMemoryBytes), _model.NodeCostsMs ?? [], _deployer.Current?.Plan, reason)
         {
             Agents = agents,
@@ -107,7 +105,7 @@ internal sealed class AdaptationLoop : IAsyncDisposable
 
     /// <summary>Whether the deployment in force still serves as it should: every device alive, entering at the source exactly when the source is alive.</summary>
     private bool Sound(Deployment? current) =>
-        current is not null && current.Devices.All(_health.IsAlive) && (current.Degraded is null) == _health.IsAlive(_sourceDevice);
+        current is not null && current.Devices.All(_health.IsAlive) && (current.Degraded is null) == _health.IsAlive(_health.SourceDevice);
 
     /// <summary>Asks the source for a plan over the live devices and switches to it when it differs or the one in force is not sound.</summary>
     public async Task ReplanAsync(string reason, CancellationToken ct)

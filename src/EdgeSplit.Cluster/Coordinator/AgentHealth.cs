@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Transport;
 using Microsoft.Extensions.Logging;
@@ -26,6 +27,24 @@ internal sealed class AgentMember(string name, string address, AgentConnection c
 
     public volatile DeviceSample? Latest;
 
+    /// <summary>Position in the membership: the order agents were given in, then the order they joined in.</summary>
+    public long Order { get; init; }
+
+    /// <summary>Joined on its own (agent --join): it must keep sending heartbeats to stay a member.</summary>
+    public bool Joined { get; init; }
+
+    /// <summary>Joined, and not yet answered a probe: its first answer brings it up (no second one needed).</summary>
+    public volatile bool Arriving;
+
+    /// <summary>Left, or missed its heartbeats: down until it joins again, whatever its probes say.</summary>
+    public volatile bool Departed;
+
+    /// <summary>When its last heartbeat arrived, on the coordinator's clock.</summary>
+    public long LastHeartbeat;
+
+    /// <summary>Ends its current Metrics stream, so the next one names the peers as they are now.</summary>
+    public CancellationTokenSource StreamReset = new();
+
     /// <summary>Claims the right to probe now; false while another probe of this agent runs.</summary>
     public bool BeginProbe() => Interlocked.Exchange(ref _probing, 1) == 0;
 
@@ -39,8 +58,10 @@ internal sealed class AgentMember(string name, string address, AgentConnection c
 
 /// <summary>
 /// Membership of the cluster: health probes (periodic, and at once for the devices of a stalled
-/// request), the agents' Metrics streams, and who is alive. <see cref="Changed"/> fires when a device
-/// goes down or comes back.
+/// request), the agents' Metrics streams, and who is alive. Members are the agents given at start
+/// plus those that join on their own (<see cref="Join"/>), which stay while their heartbeats keep
+/// coming and go as a dead device goes when they leave or fall silent. <see cref="Changed"/> fires
+/// when a device goes down or comes back.
 /// </summary>
 internal sealed class AgentHealth : IAsyncDisposable
 {
@@ -49,17 +70,34 @@ internal sealed class AgentHealth : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly ConcurrentDictionary<string, AgentMember> _members;
+    private readonly GrpcChannels _channels;
+    private readonly Lock _joinGate = new();
     private volatile bool _started;
+    private TimeSpan? _metricsInterval;
+    private volatile string? _source;
+    private long _nextOrder;
 
     public AgentHealth(IReadOnlyList<AgentEndpoint> agents, GrpcChannels channels, CoordinatorOptions options, ILogger logger)
     {
         _options = options;
         _time = options.TimeProvider;
         _logger = logger;
-        Members = agents.ToDictionary(a => a.Name, a => new AgentMember(a.Name, a.Address, new AgentConnection(channels.For(a.Address), a.Name, _time)), StringComparer.Ordinal);
+        _channels = channels;
+        _members = new(agents.Select(a => KeyValuePair.Create(a.Name, NewMember(a.Name, a.Address, joined: false))), StringComparer.Ordinal);
+        _source = options.SourceDevice ?? agents.FirstOrDefault()?.Name;
     }
 
-    public IReadOnlyDictionary<string, AgentMember> Members { get; }
+    public IReadOnlyDictionary<string, AgentMember> Members => _members;
+
+    /// <summary>The members in the order they were given, then joined (plans list devices in this order).</summary>
+    public IReadOnlyList<AgentMember> Ordered => [.. _members.Values.OrderBy(m => m.Order)];
+
+    /// <summary>Where requests enter: the configured source device, else the first agent given, else the first to join.</summary>
+    public string SourceDevice => _source ?? "";
+
+    /// <summary>An agent joined, or sent its heartbeat.</summary>
+    public event Action? Joined;
 
     /// <summary>A device went down or came back (its name, and whether it is alive now).</summary>
     public event Action<string, bool>? Changed;
@@ -69,21 +107,25 @@ internal sealed class AgentHealth : IAsyncDisposable
 
     public bool IsAlive(string device) => Members.TryGetValue(device, out var m) && m.Alive;
 
-    public IReadOnlyList<string> Live => [.. Members.Values.Where(m => m.Alive).Select(m => m.Name)];
+    public IReadOnlyList<string> Live => [.. Ordered.Where(m => m.Alive).Select(m => m.Name)];
 
     public IReadOnlyList<AgentSnapshot> Snapshot() =>
-        [.. Members.Values.Select(a => new AgentSnapshot(a.Name, a.Address, a.Alive, Interlocked.Read(ref a.MemoryAvailableBytes), a.Latest))];
+        [.. Ordered.Select(a => new AgentSnapshot(a.Name, a.Address, a.Alive, Interlocked.Read(ref a.MemoryAvailableBytes), a.Latest))];
 
     /// <summary>Probes every agent with the long first-probe deadline, then starts the periodic probes and (if asked) the metrics streams.</summary>
     public async Task StartAsync(TimeSpan? metricsInterval, CancellationToken ct)
     {
         await Task.WhenAll(Members.Values.Select(a => ProbeAsync(a, _options.FirstProbeTimeout, suspect: false, ct)));
-        _started = true;
-        if (metricsInterval is { } period && period > TimeSpan.Zero)
+        lock (_joinGate)
         {
-            foreach (var member in Members.Values)
+            _started = true;
+            if (metricsInterval is { } period && period > TimeSpan.Zero)
             {
-                _loops.Add(Task.Run(() => MetricsLoopAsync(member, period, _stop.Token), CancellationToken.None));
+                _metricsInterval = period;
+                foreach (var member in Members.Values)
+                {
+                    StartMetrics(member);
+                }
             }
         }
         var timer = new PeriodicTimer(_options.HealthInterval, _time);
@@ -139,6 +181,131 @@ internal sealed class AgentHealth : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Until <paramref name="count"/> agents are members (and the configured source device among them):
+    /// <c>serve</c> without <c>--agents</c> waits here for agents to join.
+    /// </summary>
+    public async Task WaitForMembersAsync(int count, CancellationToken ct)
+    {
+        var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void Check()
+        {
+            var joined = Members.Values.Where(m => !m.Departed).Select(m => m.Name).ToList();
+            if (joined.Count >= count && (_options.SourceDevice is null || joined.Contains(_options.SourceDevice)))
+            {
+                ready.TrySetResult();
+            }
+        }
+        Joined += Check;
+        try
+        {
+            Check();
+            await ready.Task.WaitAsync(ct);
+        }
+        finally
+        {
+            Joined -= Check;
+        }
+    }
+
+    /// <summary>
+    /// An agent that joins on its own, or its heartbeat. A new name (or a known one at a new address, or back
+    /// after leaving) becomes a member that is probed at once and comes up on its first answer; the plan
+    /// then grows to include it. A heartbeat from a live member only counts the time.
+    /// </summary>
+    public void Join(string name, string address)
+    {
+        DeviceName.Check(name);
+        Endpoints.PeerUri(address);
+        AgentMember? arrived = null, replaced = null;
+        lock (_joinGate)
+        {
+            var now = _time.GetTimestamp();
+            if (_members.TryGetValue(name, out var known) && Endpoints.PeerUri(known.Address) == Endpoints.PeerUri(address))
+            {
+                Interlocked.Exchange(ref known.LastHeartbeat, now);
+                if (known.Departed)
+                {
+                    known.Departed = false;
+                    known.Arriving = true;
+                    arrived = known;
+                }
+            }
+            else
+            {
+                replaced = known;
+                arrived = NewMember(name, address, joined: true);
+                arrived.Arriving = true;
+                arrived.Alive = false;
+                arrived.LastHeartbeat = now;
+                _members[name] = arrived;
+                _source ??= name;
+                if (_metricsInterval is not null)
+                {
+                    StartMetrics(arrived);
+                    // The others' streams measure links to the peers they were given: start them again with the newcomer.
+                    foreach (var other in _members.Values.Where(m => m != arrived))
+                    {
+                        Interlocked.Exchange(ref other.StreamReset, new CancellationTokenSource()).Cancel();
+                    }
+                }
+            }
+        }
+        if (replaced is not null)
+        {
+            _logger.LogInformation("agent {Name} joins again at {Address} (was {Old})", name, address, replaced.Address);
+            replaced.Departed = true;
+            Interlocked.Exchange(ref replaced.StreamReset, new CancellationTokenSource()).Cancel();
+            if (replaced.Alive)
+            {
+                replaced.Alive = false;
+                Changed?.Invoke(name, false);
+            }
+        }
+        else if (arrived is not null)
+        {
+            _logger.LogInformation("agent {Name} joins from {Address}", name, address);
+        }
+        Joined?.Invoke();
+        if (arrived is not null && _started)
+        {
+            _ = Task.Run(() => ProbeAsync(arrived, _options.FirstProbeTimeout, suspect: false, _stop.Token), CancellationToken.None);
+        }
+    }
+
+    /// <summary>The agent leaves (it says so, or its heartbeats stopped): down as a dead device is, until it joins again.</summary>
+    public void Depart(string name, string why)
+    {
+        if (Members.TryGetValue(name, out var member))
+        {
+            member.Departed = true;
+            member.Arriving = false;
+            SetAlive(member, false, why);
+        }
+    }
+
+    private AgentMember NewMember(string name, string address, bool joined) =>
+        new(name, address, new AgentConnection(_channels.For(address), name, _time)) { Joined = joined, Order = Interlocked.Increment(ref _nextOrder) };
+
+    private void StartMetrics(AgentMember member)
+    {
+        var period = _metricsInterval!.Value;
+        _loops.Add(Task.Run(() => MetricsLoopAsync(member, period, _stop.Token), CancellationToken.None));
+    }
+
+    /// <summary>Joined agents whose heartbeat is older than the timeout are gone.</summary>
+    private void CheckHeartbeats()
+    {
+        foreach (var member in Members.Values.Where(m => m.Joined && !m.Departed))
+        {
+            var silent = _time.GetElapsedTime(Interlocked.Read(ref member.LastHeartbeat));
+            if (silent > _options.HeartbeatTimeout)
+            {
+                Depart(member.Name, $"no heartbeat for {silent.TotalSeconds:0.###} s (timeout {_options.HeartbeatTimeout.TotalSeconds:0.###} s)");
+            }
+        }
+    }
+
     /// <summary>A deploy found the device unreachable.</summary>
     public void MarkDown(string device, string why)
     {
@@ -155,6 +322,7 @@ internal sealed class AgentHealth : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(ct))
             {
+                CheckHeartbeats();
                 await Task.WhenAll(Members.Values.Select(a => ProbeAsync(a, _options.ProbeTimeout, suspect: false, ct)));
             }
         }
@@ -173,7 +341,7 @@ internal sealed class AgentHealth : IAsyncDisposable
 
     private async Task<ProbeOutcome> ProbeAsync(AgentMember member, TimeSpan timeout, bool suspect, CancellationToken ct, bool guarded = true)
     {
-        if (guarded && !member.BeginProbe())
+        if (member.Departed || (guarded && !member.BeginProbe()))
         {
             return ProbeOutcome.Skipped;
         }
@@ -188,8 +356,13 @@ internal sealed class AgentHealth : IAsyncDisposable
                 member.ConsecutiveAnswers = 0;
                 SetAlive(member, false, "health check says not serving");
             }
-            else if (member.Alive || ++member.ConsecutiveAnswers >= 2 || !_started)
+            else if (member.Departed)
             {
+                // Left while the probe was out: its answer does not bring it back.
+            }
+            else if (member.Alive || ++member.ConsecutiveAnswers >= 2 || !_started || member.Arriving)
+            {
+                member.Arriving = false;
                 SetAlive(member, true, "answers its health check");
             }
             return probe.Serving ? ProbeOutcome.Answered : ProbeOutcome.Refused;
@@ -239,12 +412,13 @@ internal sealed class AgentHealth : IAsyncDisposable
     /// <summary>Follows one agent's Metrics stream (links to every other agent), reconnecting after failures.</summary>
     private async Task MetricsLoopAsync(AgentMember member, TimeSpan interval, CancellationToken ct)
     {
-        var peers = Members.Values.Where(a => a != member).ToList();
-        while (!ct.IsCancellationRequested)
+        while (!ct.IsCancellationRequested && Members.TryGetValue(member.Name, out var current) && current == member)
         {
+            var peers = Members.Values.Where(a => a != member && !a.Departed).ToList();
+            using var stream = CancellationTokenSource.CreateLinkedTokenSource(ct, member.StreamReset.Token);
             try
             {
-                await foreach (var sample in member.Connection.MetricsAsync(interval, [.. peers.Select(p => p.Address)], [.. peers.Select(p => p.Name)], ct))
+                await foreach (var sample in member.Connection.MetricsAsync(interval, [.. peers.Select(p => p.Address)], [.. peers.Select(p => p.Name)], stream.Token))
                 {
                     member.Latest = sample;
                     Sampled?.Invoke();
@@ -253,6 +427,11 @@ internal sealed class AgentHealth : IAsyncDisposable
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
                 return;
+            }
+            catch (OperationCanceledException)
+            {
+                // Reset: membership changed; the next stream names the peers as they are now.
+                continue;
             }
             catch (Exception ex) when (ex is ClusterException or Grpc.Core.RpcException && !ct.IsCancellationRequested)
             {
@@ -265,7 +444,12 @@ internal sealed class AgentHealth : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        await Task.WhenAll(_loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        Task[] loops;
+        lock (_joinGate)
+        {
+            loops = [.. _loops];
+        }
+        await Task.WhenAll(loops).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         // Not disposed: requests still finishing may read its token; it holds no timer.
     }
 }

@@ -19,9 +19,9 @@ public sealed class ClusterClient : IDisposable
     private readonly Proto.Coordinator.CoordinatorClient _client;
     private readonly TimeProvider _time;
 
-    public ClusterClient(string address, string? token = null, TimeProvider? time = null)
+    public ClusterClient(string address, string? token = null, TimeProvider? time = null, TlsSettings? tls = null)
     {
-        var (channel, invoker) = GrpcChannels.Open(address, token);
+        var (channel, invoker) = GrpcChannels.Open(address, token, tls: tls);
         _channel = channel;
         _client = new Proto.Coordinator.CoordinatorClient(invoker);
         _time = time ?? TimeProvider.System;

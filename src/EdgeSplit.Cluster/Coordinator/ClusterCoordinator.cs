@@ -23,7 +23,8 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     private readonly RequestRouter _router;
     private readonly TimeSpan? _metricsInterval;
     private readonly bool _adaptive;
-    private readonly string _source;
+    private readonly bool _waitForJoins;
+    private readonly ILogger _logger;
     private readonly ModelLayers? _layers;
     private readonly IReadOnlyList<LinkSpec> _configuredLinks;
     private volatile TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -31,10 +32,6 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
 
     public ClusterCoordinator(ServedModel model, IReadOnlyList<AgentEndpoint> agents, IPlanSource planSource, CoordinatorOptions options, TimeSpan? tick, ILogger logger)
     {
-        if (agents.Count == 0)
-        {
-            throw new BadInputException("no agents given; pass --agents NAME=HOST:PORT,...");
-        }
         if (agents.Select(a => a.Name).Distinct(StringComparer.Ordinal).Count() != agents.Count)
         {
             throw new BadInputException("agent names repeat in --agents; give each device a unique name");
@@ -44,22 +41,27 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             DeviceName.Check(agent.Name);
             Endpoints.PeerUri(agent.Address);
         }
-        var source = options.SourceDevice ?? agents[0].Name;
-        if (agents.All(a => a.Name != source))
+        if (options.SourceDevice is { } source && agents.Count > 0 && agents.All(a => a.Name != source))
         {
             throw new BadInputException($"source device '{source}' is not among the agents ({string.Join(", ", agents.Select(a => a.Name))})");
         }
+        if (options.MinAgents < 1)
+        {
+            throw new BadInputException($"the coordinator must wait for at least one agent to join, not {options.MinAgents}");
+        }
+        // No agents given: serve waits for agents to join on their own.
+        _waitForJoins = agents.Count == 0;
+        _logger = logger;
         _model = model;
         _options = options;
         _adaptive = planSource.Adaptation is not null;
-        _source = source;
         _layers = model.Layers is { } layers ? layers with { CutBytes = model.Profile?.CutBytes ?? layers.CutBytes } : null;
         _configuredLinks = (planSource as AdaptivePlanSource)?.Options.Links ?? [];
         _metricsInterval = options.MetricsInterval ?? (_adaptive ? tick : null);
-        _channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels);
+        _channels = new GrpcChannels(options.Token, options.MaxMessageBytes, options.Channels, options.Tls);
         _health = new AgentHealth(agents, _channels, options, logger);
-        _deployer = new PlanDeployer(model, _health, source, options, logger);
-        _loop = new AdaptationLoop(model, planSource, _health, _deployer, source, options, _adaptive ? tick : null, logger);
+        _deployer = new PlanDeployer(model, _health, options, logger);
+        _loop = new AdaptationLoop(model, planSource, _health, _deployer, options, _adaptive ? tick : null, logger);
         _router = new RequestRouter(model, _deployer, _health, _loop, options, logger);
         _health.Changed += (_, _) => Signal();
         _health.Sampled += Signal;
@@ -67,6 +69,9 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         _loop.Log.Added += Signal;
         _router.Ended += Signal;
     }
+
+    /// <summary>How long a joined agent may stay silent.</summary>
+    public TimeSpan HeartbeatTimeout => _options.HeartbeatTimeout;
 
     /// <summary>Where agents deliver results.</summary>
     public string ReplyAddress
@@ -82,6 +87,11 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     /// <summary>Probes the agents, deploys the first plan (fixed, or from the plan source) and starts health checks and adaptation.</summary>
     public async Task StartAsync(Plan? initial, CancellationToken ct)
     {
+        if (_waitForJoins)
+        {
+            _logger.LogInformation("waiting for {Count} agent(s) to join at {Address}", _options.MinAgents, ReplyAddress);
+            await _health.WaitForMembersAsync(_options.MinAgents, ct);
+        }
         await _health.StartAsync(_metricsInterval, ct);
         if (_adaptive && _metricsInterval is not null)
         {
@@ -94,6 +104,34 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     public Task<InferResult> InferAsync(IReadOnlyList<WireTensor> inputs, CancellationToken ct) => _router.InferAsync(inputs, ct);
 
     public void Deliver(Delivery delivery) => _router.Deliver(delivery);
+
+    /// <summary>
+    /// An agent joins, sends its heartbeat, or leaves. A leaving agent is taken out of the plan before this
+    /// returns (the plan in force no longer uses it, or <see cref="CoordinatorOptions.DeployTimeout"/> passed),
+    /// so it can stop once its queued requests are done and nothing is lost.
+    /// </summary>
+    public async Task JoinAsync(JoinNotice notice, CancellationToken ct)
+    {
+        if (!notice.Leaving)
+        {
+            _health.Join(notice.Name, notice.Address);
+            return;
+        }
+        if (!_health.Members.TryGetValue(notice.Name, out var member) || Endpoints.PeerUri(member.Address) != Endpoints.PeerUri(notice.Address))
+        {
+            return;
+        }
+        _health.Depart(notice.Name, "it left the fleet");
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_options.DeployTimeout);
+        try
+        {
+            await WaitForStatusAsync(_ => _deployer.Current?.Devices.Contains(notice.Name) != true, timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+        }
+    }
 
     public Task<PlanSwitch> SetPlanAsync(Plan plan, FeatureMapCompression compression, string reason, CancellationToken ct) =>
         _loop.SetPlanAsync(plan, compression, reason, ct);
@@ -116,7 +154,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
     public CoordinatorStatus Status()
     {
         var current = _deployer.Current;
-        var members = _health.Members.Values.ToList();
+        var members = _health.Ordered;
         var byAddress = members.GroupBy(a => a.Address, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Name, StringComparer.Ordinal);
         return new CoordinatorStatus(
             current?.Plan,
@@ -135,7 +173,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
             Adaptation = _loop.Log.Status(),
             Devices = [.. members.Select(m => DeviceViewOf(m, byAddress))],
             Degraded = current?.Degraded,
-            SourceDevice = _source,
+            SourceDevice = _health.SourceDevice,
             RecentServed = _router.RecentServed(),
             Layers = _layers,
             ConfiguredLinks = _configuredLinks,
@@ -153,6 +191,7 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         {
             TemperatureC = sample?.TemperatureC ?? double.NaN,
             MemoryLimitBytes = sample?.MemoryLimitBytes ?? 0,
+            Provider = sample?.Provider,
         };
     }
 

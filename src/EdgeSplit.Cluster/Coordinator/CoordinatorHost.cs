@@ -36,6 +36,9 @@ public sealed class CoordinatorHost : IAsyncDisposable
     /// <summary>The bound address, <c>host:port</c>.</summary>
     public string Address { get; }
 
+    /// <summary>The bound address of the token-free grpc.health.v1 listener, when one was asked for.</summary>
+    public string? HealthAddress { get; private init; }
+
     /// <summary>The bound address of the Prometheus endpoint, when one was asked for.</summary>
     public string? MetricsAddress => _prometheus?.Address;
 
@@ -104,13 +107,16 @@ public sealed class CoordinatorHost : IAsyncDisposable
             // Checked here, where it is given: a bad one would only show as agents failing to deliver.
             Endpoints.PeerUri(advertise);
         }
-        var dashboard = options.DashboardListen is { } dashboardListen ? new DashboardListener(dashboardListen, options.Token, options.TimeProvider) : null;
+        var dashboard = options.DashboardListen is { } dashboardListen ? new DashboardListener(dashboardListen, options.Token, options.TimeProvider, options.Tls) : null;
+        var health = options.HealthListen is { } healthListen ? new HealthListener(healthListen) : null;
         var app = GrpcHost.Build(options.Listen, options.Token, options.MaxMessageBytes, options.ConfigureLogging,
             services => services.AddSingleton(sp => new ClusterCoordinator(model, agents, planSource, options, tick,
                 sp.GetService<ILoggerFactory>()?.CreateLogger("coordinator") ?? NullLogger.Instance)),
             app => app.MapGrpcService<CoordinatorService>(),
             dashboard is null ? null : dashboard.AddListener,
-            dashboard is null ? null : dashboard.MapBranch);
+            dashboard is null ? null : dashboard.MapBranch,
+            health,
+            options.Tls);
         var coordinator = app.Services.GetRequiredService<ClusterCoordinator>();
         await app.StartAsync(ct);
         // Dashboards show the start too: devices coming up, the first plan being deployed.
@@ -119,17 +125,18 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             var address = GrpcHost.BoundAddress(app);
             coordinator.ReplyAddress = options.AdvertiseAddress ?? address;
+            options.Listening?.Invoke(address);
             if (string.IsNullOrEmpty(options.Token))
             {
                 app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("coordinator").LogWarning(
                     "the coordinator at {Address} runs without a token: anyone who reaches it can send requests and switch plans; give one with --token-file or EDGESPLIT_TOKEN", address);
             }
             await coordinator.StartAsync(initialPlan, ct);
-            var host = new CoordinatorHost(app, coordinator, address) { _dashboard = dashboard };
+            var host = new CoordinatorHost(app, coordinator, address) { _dashboard = dashboard, HealthAddress = health?.Address };
             host._following.AddRange(following);
             if (options.MetricsListen is { } metricsListen)
             {
-                host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct);
+                host._prometheus = await PrometheusEndpoint.StartAsync(metricsListen, options.Token, registry => CoordinatorMetrics.Register(registry, coordinator.Status), ct, options.Tls);
             }
             return host;
         }

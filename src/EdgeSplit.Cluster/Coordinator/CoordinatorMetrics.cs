@@ -18,6 +18,7 @@ internal static class CoordinatorMetrics
         var cpuFree = factory.CreateGauge("edgesplit_device_cpu_available_ratio", "CPU share free for EdgeSplit, per device.", "device");
         var bandwidth = factory.CreateGauge("edgesplit_link_bandwidth_bytes_per_second", "Passively measured bandwidth, per link.", "device", "peer");
         var rtt = factory.CreateGauge("edgesplit_link_rtt_seconds", "Smoothed RTT, per link.", "device", "peer");
+        var provider = factory.CreateGauge("edgesplit_execution_provider_info", "1 for the ONNX Runtime execution provider each device's partitions really run on, from its metrics.", "device", "provider");
         registry.AddBeforeCollectCallback(() =>
         {
             var s = status();
@@ -37,6 +38,10 @@ internal static class CoordinatorMetrics
                 if (double.IsFinite(d.CpuAvailability))
                 {
                     cpuFree.WithLabels(d.Name).Set(d.CpuAvailability);
+                }
+                if (d.Provider is { } used)
+                {
+                    Monitoring.MonitorMetrics.MarkProvider(provider, d.Name, used);
                 }
                 foreach (var l in d.Links)
                 {

@@ -56,6 +56,15 @@ public sealed record CoordinatorOptions
     /// <summary>At start, how long an adaptive coordinator waits for every agent's first metrics sample before choosing the first plan.</summary>
     public TimeSpan FirstSampleTimeout { get; init; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>A joined agent (agent --join) silent this long is treated as gone, as a dead one is.</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Without agents given at start, how many must join before the first plan.</summary>
+    public int MinAgents { get; init; } = 1;
+
+    /// <summary>Told the bound address as soon as the coordinator listens, before it waits for agents to join (serve prints it; tests start agents with it).</summary>
+    public Action<string>? Listening { get; init; }
+
     /// <summary>Deadline of a partition cache check or a retire.</summary>
     public TimeSpan ControlTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
@@ -82,6 +91,12 @@ public sealed record CoordinatorOptions
     /// (the page asks for the token too).
     /// </summary>
     public string? DashboardListen { get; init; }
+
+    /// <summary>TLS on the coordinator's port and its channels to the agents; null = plain text.</summary>
+    public TlsSettings? Tls { get; init; }
+
+    /// <summary>Optional HOST:PORT of a plain-text gRPC listener serving only grpc.health.v1, without token or TLS (Kubernetes probes).</summary>
+    public string? HealthListen { get; init; }
 
     /// <summary>A dashboard served elsewhere (demo and bench keep one up for the whole run) that shows this coordinator while it runs.</summary>
     public DashboardFeed? Dashboard { get; init; }

@@ -30,6 +30,12 @@ internal sealed class CoordinatorService(ClusterCoordinator coordinator) : Proto
     public override Task<Proto.StatusReply> Status(Proto.StatusRequest request, ServerCallContext context) =>
         Task.FromResult(WireMapping.ToProto(coordinator.Status()));
 
+    public override async Task<Proto.JoinReply> Join(Proto.JoinRequest request, ServerCallContext context)
+    {
+        await coordinator.JoinAsync(WireMapping.FromProto(request), context.CancellationToken);
+        return new Proto.JoinReply { HeartbeatTimeoutMs = (long)coordinator.HeartbeatTimeout.TotalMilliseconds };
+    }
+
     public override Task<Proto.DeliverReply> Deliver(Proto.DeliverRequest request, ServerCallContext context)
     {
         coordinator.Deliver(WireMapping.FromProto(request));

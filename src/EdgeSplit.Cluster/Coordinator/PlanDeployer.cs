@@ -79,7 +79,7 @@ internal sealed class Deployment(Plan plan, FeatureMapCompression compression, I
 /// an agent lacks, deploys and warms them under the coordinator's one version counter, switches,
 /// and retires the superseded version once its last request has finished.
 /// </summary>
-internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string source, CoordinatorOptions options, ILogger logger)
+internal sealed class PlanDeployer(ServedModel model, AgentHealth health, CoordinatorOptions options, ILogger logger)
 {
     private readonly SemaphoreSlim _switchLock = new(1, 1);
     private readonly ConcurrentQueue<PlanSwitch> _switches = new();
@@ -247,6 +247,7 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, string
     {
         var route = new List<RouteHop>();
         string? degraded = null;
+        var source = health.SourceDevice;
         var first = plan.Stages[0];
         var entry = health.IsAlive(source) ? source : tiled is null ? first.Device : first.Tiles!.Devices[0];
         if (!health.IsAlive(source))

@@ -9,7 +9,7 @@ namespace EdgeSplit.Cluster.Dashboard;
 /// HTTP/2 only), whose requests branch off to <see cref="DashboardApp"/> before the gRPC token gate and never reach
 /// a gRPC service; gRPC calls never reach the dashboard either.
 /// </summary>
-internal sealed class DashboardListener(string listen, string? token, TimeProvider time)
+internal sealed class DashboardListener(string listen, string? token, TimeProvider time, TlsSettings? tls = null)
 {
     private readonly System.Net.IPEndPoint _endpoint = Endpoints.ParseListen(listen);
     private ListenOptions? _options;
@@ -17,20 +17,13 @@ internal sealed class DashboardListener(string listen, string? token, TimeProvid
     public DashboardFeed Feed { get; } = new();
 
     /// <summary>The bound address, <c>host:port</c>, once the host has started.</summary>
-    public string Address
-    {
-        get
-        {
-            var bound = _options?.IPEndPoint ?? throw new InvalidOperationException("the dashboard's listener is not bound yet");
-            var host = bound.Address.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : bound.Address.Equals(System.Net.IPAddress.IPv6Any) ? "[::1]"
-                : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound.Address}]" : bound.Address.ToString();
-            return $"{host}:{bound.Port}";
-        }
-    }
+    public string Address => Endpoints.Format(_options?.IPEndPoint ?? throw new InvalidOperationException("the dashboard's listener is not bound yet"));
 
     public void AddListener(KestrelServerOptions kestrel) => kestrel.Listen(_endpoint, o =>
     {
         o.Protocols = HttpProtocols.Http1;
+        // With TLS on, browsers get HTTPS with the coordinator's certificate and the token gate as before.
+        tls?.ServeWithoutClientCertificates(o);
         _options = o;
     });
 

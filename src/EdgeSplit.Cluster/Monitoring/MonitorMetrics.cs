@@ -23,6 +23,7 @@ public sealed class MonitorMetrics
     private readonly Counter energy;
     private readonly Gauge rtt;
     private readonly Gauge bandwidth;
+    private readonly Gauge provider;
     private readonly string device;
 
     public MonitorMetrics(string device, CollectorRegistry? registry = null)
@@ -47,14 +48,36 @@ public sealed class MonitorMetrics
         energy = C("edgesplit_energy_joules_total", "Energy since the monitor started; estimated=\"true\" when modelled.", "source", "estimated");
         rtt = G("edgesplit_link_rtt_seconds", "Smoothed RTT to a peer.", "peer");
         bandwidth = G("edgesplit_link_bandwidth_bytes_per_second", "Smoothed bandwidth to a peer, learned from transfers.", "peer");
+        provider = G("edgesplit_execution_provider_info", "1 for the ONNX Runtime execution provider the device's partitions really run on.", "provider");
     }
 
     /// <summary>Updates the gauges on every sample of <paramref name="monitor"/> (and once now).</summary>
-    public MonitorMetrics Follow(ResourceMonitor monitor, LinkEstimators? links = null)
+    public MonitorMetrics Follow(ResourceMonitor monitor, LinkEstimators? links = null, Func<string>? executionProvider = null)
     {
-        Update(monitor.Latest, links?.All);
-        monitor.Sampled += s => Update(s, links?.All);
+        void Sample(ResourceSnapshot s)
+        {
+            Update(s, links?.All);
+            if (executionProvider is not null)
+            {
+                SetProvider(executionProvider());
+            }
+        }
+        Sample(monitor.Latest);
+        monitor.Sampled += Sample;
         return this;
+    }
+
+    /// <summary>Marks <paramref name="name"/> as the provider in use (1) and any other seen before as not (0).</summary>
+    public void SetProvider(string name) => MarkProvider(provider, device, name);
+
+    /// <summary>Sets <c>{device, provider}</c> of an info gauge to 1 for <paramref name="used"/>, 0 for the device's earlier ones.</summary>
+    internal static void MarkProvider(Gauge gauge, string device, string used)
+    {
+        foreach (var labels in gauge.GetAllLabelValues().Where(l => l[0] == device && l[1] != used).ToList())
+        {
+            gauge.WithLabels(labels).Set(0);
+        }
+        gauge.WithLabels(device, used).Set(1);
     }
 
     public void Update(ResourceSnapshot s, IReadOnlyList<LinkEstimate>? links = null)

@@ -29,15 +29,22 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
     /// <summary>The bound address, <c>host:port</c> (port 0 resolved).</summary>
     public string Address { get; }
 
-    /// <summary>Starts listening on <paramref name="listen"/> (HOST:PORT) with a fresh registry filled by <paramref name="register"/>.</summary>
-    public static async Task<PrometheusEndpoint> StartAsync(string listen, string? token, Action<CollectorRegistry> register, CancellationToken ct = default)
+    /// <summary>
+    /// Starts listening on <paramref name="listen"/> (HOST:PORT) with a fresh registry filled by <paramref name="register"/>;
+    /// with <paramref name="tls"/>, over HTTPS with the device's certificate (scrapers present none: the token gates them).
+    /// </summary>
+    public static async Task<PrometheusEndpoint> StartAsync(string listen, string? token, Action<CollectorRegistry> register, CancellationToken ct = default, TlsSettings? tls = null)
     {
         var endpoint = Endpoints.ParseListen(listen);
         var registry = Metrics.NewCustomRegistry();
         register(registry);
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, o => o.Protocols = HttpProtocols.Http1));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, o =>
+        {
+            o.Protocols = HttpProtocols.Http1;
+            tls?.ServeWithoutClientCertificates(o);
+        }));
         var app = builder.Build();
         if (!string.IsNullOrEmpty(token))
         {

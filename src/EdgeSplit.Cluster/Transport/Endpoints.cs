@@ -27,6 +27,14 @@ public static class Endpoints
         return new IPEndPoint(address, port);
     }
 
+    /// <summary>A bound endpoint as <c>host:port</c> others can dial (the wildcard becomes loopback).</summary>
+    public static string Format(IPEndPoint bound)
+    {
+        var host = bound.Address.Equals(IPAddress.Any) ? "127.0.0.1" : bound.Address.Equals(IPAddress.IPv6Any) ? "[::1]"
+            : bound.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bound.Address}]" : bound.Address.ToString();
+        return string.Create(CultureInfo.InvariantCulture, $"{host}:{bound.Port}");
+    }
+
     /// <summary>
     /// The <c>http://host:port</c> URI of a peer given as <c>host:port</c> (or already as a URI); throws
     /// <see cref="BadInputException"/> naming what is wrong when it is not one a channel can be opened to.

@@ -16,7 +16,7 @@ public sealed record ChannelTimeouts(TimeSpan Connect, TimeSpan KeepAliveDelay, 
 /// feature maps. <see cref="For"/> attaches the token; <see cref="Anonymous"/> never does, for
 /// peers nobody configured.
 /// </summary>
-public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null) : IDisposable
+public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null, TlsSettings? tls = null) : IDisposable
 {
     private readonly ConcurrentDictionary<(string Uri, bool Token), (GrpcChannel Channel, CallInvoker Invoker)> _channels = new();
     private readonly ChannelTimeouts _timeouts = timeouts ?? ChannelTimeouts.Default;
@@ -28,12 +28,20 @@ public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits
     public CallInvoker Anonymous(string address) => Get(address, withToken: false);
 
     private CallInvoker Get(string address, bool withToken) =>
-        _channels.GetOrAdd((Endpoints.PeerUri(address), withToken), key => Open(key.Uri, key.Token ? token : null, maxMessageBytes, _timeouts)).Invoker;
+        _channels.GetOrAdd((Endpoints.PeerUri(address), withToken), key => Open(key.Uri, key.Token ? token : null, maxMessageBytes, _timeouts, tls)).Invoker;
 
-    /// <summary>Opens a standalone channel; dispose the channel when done. Throws BadInputException for an address no channel can use.</summary>
-    public static (GrpcChannel Channel, CallInvoker Invoker) Open(string address, string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null)
+    /// <summary>
+    /// Opens a standalone channel; dispose the channel when done. Throws BadInputException for an address no channel can use.
+    /// With <paramref name="tls"/>, the channel speaks HTTPS, checks the server against the fleet CA and presents this side's certificate.
+    /// </summary>
+    public static (GrpcChannel Channel, CallInvoker Invoker) Open(string address, string? token, int maxMessageBytes = WireLimits.DefaultMaxMessageBytes, ChannelTimeouts? timeouts = null,
+        TlsSettings? tls = null)
     {
         var uri = Endpoints.PeerUri(address);
+        if (tls is not null)
+        {
+            uri = "https" + uri["http".Length..];
+        }
         var t = timeouts ?? ChannelTimeouts.Default;
         var handler = new SocketsHttpHandler
         {
@@ -45,6 +53,10 @@ public sealed class GrpcChannels(string? token, int maxMessageBytes = WireLimits
             ConnectTimeout = t.Connect,
             UseProxy = false,
         };
+        if (tls is not null)
+        {
+            handler.SslOptions = tls.ClientOptions();
+        }
         var channel = GrpcChannel.ForAddress(uri, new GrpcChannelOptions
         {
             HttpHandler = handler,

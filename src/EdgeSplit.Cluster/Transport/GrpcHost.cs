@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using EdgeSplit.Graph;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -20,7 +22,9 @@ internal static class GrpcHost
         Action<IServiceCollection> configureServices,
         Action<WebApplication> mapServices,
         Action<KestrelServerOptions>? configureKestrel = null,
-        Action<WebApplication>? beforeTokenGate = null)
+        Action<WebApplication>? beforeTokenGate = null,
+        HealthListener? health = null,
+        TlsSettings? tls = null)
     {
         var endpoint = Endpoints.ParseListen(listen);
         var builder = WebApplication.CreateSlimBuilder();
@@ -28,7 +32,23 @@ internal static class GrpcHost
         configureLogging?.Invoke(builder.Logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Listen(endpoint, o => o.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(endpoint, o =>
+            {
+                o.Protocols = HttpProtocols.Http2;
+                if (tls is not null)
+                {
+                    o.UseHttps(https =>
+                    {
+                        https.ServerCertificate = tls.Certificate ?? throw new BadInputException("serving TLS needs --tls-cert and --tls-key");
+                        if (tls.Authority is not null)
+                        {
+                            // Mutual TLS: only clients with a certificate from the fleet CA get to speak at all.
+                            https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                            https.ClientCertificateValidation = (certificate, _, errors) => tls.Accepts(certificate, errors);
+                        }
+                    });
+                }
+            });
             kestrel.Limits.MaxRequestBodySize = null;
             kestrel.Limits.Http2.InitialConnectionWindowSize = WireLimits.ConnectionWindowBytes;
             kestrel.Limits.Http2.InitialStreamWindowSize = WireLimits.StreamWindowBytes;
@@ -37,6 +57,7 @@ internal static class GrpcHost
             kestrel.Limits.Http2.MaxFrameSize = 1024 * 1024;
             kestrel.AddServerHeader = false;
             configureKestrel?.Invoke(kestrel);
+            health?.AddListener(kestrel);
         });
         // Kestrel reads sockets into pool blocks: 64 KB blocks move multi-MB tensors in far fewer reads.
         builder.Services.AddSingleton<IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
@@ -54,6 +75,7 @@ internal static class GrpcHost
         var app = builder.Build();
         // A branch with its own access rules (the dashboard's listener) goes before the gate.
         beforeTokenGate?.Invoke(app);
+        health?.MapBranch(app);
         if (!string.IsNullOrEmpty(token))
         {
             // First in the pipeline, health included: nothing of an unauthenticated call's body is read.

@@ -213,6 +213,7 @@ public static class WireMapping
             PowerEstimated = s.PowerEstimated,
             Queued = s.Queued,
             Executed = s.Executed,
+            Provider = s.Provider ?? "",
         };
         m.CpuPerCore.Add(s.CpuPerCore);
         m.Links.Add(s.Links.Select(l => new Proto.LinkMetrics { Peer = l.Peer, RttMs = l.RttMs, BandwidthBytesPerS = l.BandwidthBytesPerSecond }));
@@ -222,9 +223,18 @@ public static class WireMapping
     public static DeviceSample FromProto(Proto.DeviceMetrics m) => new(
         m.Name, DateTimeOffset.FromUnixTimeMilliseconds(m.UnixMs), m.CpuUtilisation, [.. m.CpuPerCore], m.MemoryAvailableBytes, m.MemoryLimitBytes,
         m.ProcessCpuUtilisation, m.ProcessRssBytes, m.NetBytesIn, m.NetBytesOut, m.TemperatureC, m.PowerW, m.EnergyJ, m.PowerEstimated,
-        [.. m.Links.Select(l => new LinkSample(l.Peer, l.RttMs, l.BandwidthBytesPerS))], m.Queued, m.Executed);
+        [.. m.Links.Select(l => new LinkSample(l.Peer, l.RttMs, l.BandwidthBytesPerS))], m.Queued, m.Executed)
+    {
+        Provider = string.IsNullOrEmpty(m.Provider) ? null : m.Provider,
+    };
 
     // ------------------------------------------------------------------ coordinator calls
+
+    public static Proto.JoinRequest ToProto(JoinNotice n) =>
+        new() { Name = n.Name, Address = n.Address, Provider = n.Provider ?? "", Leaving = n.Leaving };
+
+    public static JoinNotice FromProto(Proto.JoinRequest r) =>
+        new(r.Name, r.Address, string.IsNullOrEmpty(r.Provider) ? null : r.Provider, r.Leaving);
 
     public static Proto.PlanMessage ToProto(Plan plan, FeatureMapCompression compression)
     {
@@ -340,6 +350,7 @@ public static class WireMapping
             PowerEstimated = d.PowerEstimated,
             Queued = d.Queued,
             Executed = d.Executed,
+            Provider = d.Provider ?? "",
         };
         m.Links.AddRange(d.Links.Select(l => new Proto.LinkMetrics { Peer = l.Peer, RttMs = l.RttMs, BandwidthBytesPerS = l.BytesPerSecond }));
         return m;
@@ -347,7 +358,10 @@ public static class WireMapping
 
     public static DeviceView FromProto(Proto.DeviceStatus d) => new(
         d.Name, d.Alive, d.UnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(d.UnixMs) : null, d.CpuUtilisation, d.CpuAvailability, d.MemoryAvailableBytes,
-        d.PowerW, d.PowerEstimated, d.Queued, d.Executed, [.. d.Links.Select(l => new LinkView(l.Peer, l.RttMs, l.BandwidthBytesPerS))]);
+        d.PowerW, d.PowerEstimated, d.Queued, d.Executed, [.. d.Links.Select(l => new LinkView(l.Peer, l.RttMs, l.BandwidthBytesPerS))])
+    {
+        Provider = string.IsNullOrEmpty(d.Provider) ? null : d.Provider,
+    };
 
     public static Proto.AdaptationStatus ToProto(AdaptationStatus a)
     {
