@@ -18,7 +18,20 @@ public static class Terminal
         NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
     };
 
-    public static IAnsiConsole Out { get; } = AnsiConsole.Console;
+    /// <summary>
+    /// Standard output. Piped or redirected, tables are laid out 200 columns wide rather than Spectre's default 80, so a
+    /// file or a pipe gets whole device names and figures instead of cells cut to "devi…".
+    /// </summary>
+    public static IAnsiConsole Out { get; } = Wide(AnsiConsole.Console);
+
+    private static IAnsiConsole Wide(IAnsiConsole console)
+    {
+        if (Console.IsOutputRedirected)
+        {
+            console.Profile.Width = Math.Max(console.Profile.Width, 200);
+        }
+        return console;
+    }
 
     public static IAnsiConsole Err { get; } = AnsiConsole.Create(new AnsiConsoleSettings
     {

@@ -89,7 +89,7 @@ public sealed class BenchReportWriterTests(WrittenSyntheticBench written) : ICla
         Assert.StartsWith("# ", lines[0]);
         Assert.Equal("## Verdict", lines[1]);
         var firstTable = lines.FindIndex(l => l.StartsWith('|'));
-        Assert.StartsWith("| model | best adaptive | p50 vs static | p50 vs oracle | energy vs static (estimated) | failed |", lines[firstTable]);
+        Assert.StartsWith("| model | best adaptive | p50 vs static | p95 vs static | misses vs static | p50 vs oracle | energy vs static (estimated) | failed |", lines[firstTable]);
         Assert.True(firstTable < lines.IndexOf("## Results"), "the verdict table must come before the full table");
         var text = string.Join('\n', lines);
         foreach (var model in new[] { "mobilenetv2", "resnet18" })
@@ -97,7 +97,8 @@ public sealed class BenchReportWriterTests(WrittenSyntheticBench written) : ICla
             Assert.Contains($"| {model} | ", lines[firstTable + 2] + lines[firstTable + 3]);
             Assert.Contains($"**{model}** (best adaptive:", text);
         }
-        Assert.Equal(4 * 2, lines.Count(l => l.StartsWith("- ", StringComparison.Ordinal) && (l.Contains("**PASS**") || l.Contains("**FALLS SHORT**") || l.Contains("**NOT MEASURED**"))));
+        // Seven criteria per model: p50, p95 and misses vs static, p50 vs oracle, energy, failures, rl's p95.
+        Assert.Equal(7 * 2, lines.Count(l => l.StartsWith("- ", StringComparison.Ordinal) && (l.Contains("**PASS**") || l.Contains("**FALLS SHORT**") || l.Contains("**NOT MEASURED**"))));
     }
 
     [Fact]

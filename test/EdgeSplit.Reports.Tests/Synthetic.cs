@@ -23,6 +23,7 @@ internal static class Synthetic
         [Strategy.Rl] = 25,
         [Strategy.Oracle] = 23,
         [Strategy.Tiles] = 26,
+        [Strategy.PytorchRpc] = 48,
     };
 
     public static BenchReport Run(int seed = 1, double durationS = 60, double requestsPerS = 10, params string[] models)

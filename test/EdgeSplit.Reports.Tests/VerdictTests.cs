@@ -20,8 +20,9 @@ public sealed class VerdictTests
 
         Assert.Equal(Strategy.Rl, verdict.BestAdaptive!.Strategy);
         Assert.Equal(0.8, verdict.P50VsStatic!.Value, 9);
+        // p50 and p95 vs static fall short; misses need an open-loop camera run; oracle, energy, failures and rl's p95 pass.
         Assert.Equal(
-            [Outcome.FallsShort, Outcome.Pass, Outcome.Pass, Outcome.Pass],
+            [Outcome.FallsShort, Outcome.FallsShort, Outcome.NotMeasured, Outcome.Pass, Outcome.Pass, Outcome.Pass, Outcome.Pass],
             verdict.Outcomes.Select(o => o.Outcome));
         Assert.False(verdict.AllPass);
     }
@@ -33,8 +34,9 @@ public sealed class VerdictTests
             [Result(Strategy.Static, 100, 1.0), Result(Strategy.Optimal, 60, 0.9, failed: 2), Result(Strategy.Oracle, 50, 0.4)],
             VerdictCriteria.Default).Single();
 
+        // No rl run: no criterion for rl's p95.
         Assert.Equal(
-            [Outcome.Pass, Outcome.FallsShort, Outcome.FallsShort, Outcome.FallsShort],
+            [Outcome.Pass, Outcome.Pass, Outcome.NotMeasured, Outcome.FallsShort, Outcome.FallsShort, Outcome.FallsShort],
             verdict.Outcomes.Select(o => o.Outcome));
         Assert.Equal(1.2, verdict.P50VsOracle!.Value, 9);
     }
@@ -61,7 +63,7 @@ public sealed class VerdictTests
     {
         var verdict = Verdict.Evaluate([Result(Strategy.Rl, 60, 0.6), Result(Strategy.Oracle, 58, 0.5)], VerdictCriteria.Default).Single();
         Assert.Equal(
-            [Outcome.NotMeasured, Outcome.Pass, Outcome.NotMeasured, Outcome.Pass],
+            [Outcome.NotMeasured, Outcome.NotMeasured, Outcome.NotMeasured, Outcome.Pass, Outcome.NotMeasured, Outcome.Pass, Outcome.NotMeasured],
             verdict.Outcomes.Select(o => o.Outcome));
         Assert.False(verdict.AllPass);
     }
@@ -78,10 +80,10 @@ public sealed class VerdictTests
         var text = File.ReadAllText(files.ReportMarkdown);
         var verdictSection = text[..text.IndexOf("## Setup", StringComparison.Ordinal)];
 
-        Assert.Contains("| m | rl | 0.80x | 1.07x | 0.50x | 0 |", verdictSection);
+        Assert.Contains("| m | rl | 0.80x | 0.80x | n/a | 1.07x | 0.50x | 0 |", verdictSection);
         Assert.Contains("- p50 latency <= 0.70x static: **FALLS SHORT** (0.80x: rl 80.0 ms vs static 100 ms)", verdictSection);
         Assert.Contains("- p50 latency <= 1.15x oracle: **PASS**", verdictSection);
-        Assert.Contains("**1 of 4 criteria do not pass**", verdictSection);
+        Assert.Contains("**3 of 7 criteria do not pass** (falling short: 2, not measured: 1)", verdictSection);
         Assert.Contains("> The link never dropped far enough", verdictSection);
     }
 
@@ -89,11 +91,35 @@ public sealed class VerdictTests
     public void Report_says_all_criteria_pass_only_when_they_do_with_synthetic_results()
     {
         using var temp = new TempDirectory();
-        var report = Report(Result(Strategy.Static, 100, 1.0), Result(Strategy.Rl, 60, 0.5), Result(Strategy.Oracle, 55, 0.4));
+        // Open-loop camera runs: rl missed 2 % of its frames' deadlines, static 10 %.
+        var report = Report(
+            Result(Strategy.Static, 100, 1.0) with { Frames = Camera(missPercent: 10) },
+            Result(Strategy.Rl, 60, 0.5) with { Frames = Camera(missPercent: 2) },
+            Result(Strategy.Oracle, 55, 0.4) with { Frames = Camera(missPercent: 1) });
         var text = File.ReadAllText(ReportWriter.Write(report, Path.Combine(temp.Path, "out")).ReportMarkdown);
-        Assert.Contains("All 4 criteria pass.", text);
+        Assert.Contains("All 7 criteria pass.", text);
         Assert.DoesNotContain("FALLS SHORT", text);
+        var misses = text.Split('\n').Single(l => l.StartsWith("- deadline misses", StringComparison.Ordinal));
+        Assert.Equal("- deadline misses <= 0.50x static's: **PASS** (0.20x: rl 2.00 % vs static 10.0 %)", misses);
     }
+
+    [Fact]
+    public void Deadline_misses_pass_against_a_static_that_missed_none_only_when_none_are_missed_with_synthetic_results()
+    {
+        Outcome Misses(double rlMissPercent) => Verdict.Evaluate(
+            [
+                Result(Strategy.Static, 100, 1.0) with { Frames = Camera(missPercent: 0) },
+                Result(Strategy.Rl, 60, 0.5) with { Frames = Camera(missPercent: rlMissPercent) },
+            ],
+            VerdictCriteria.Default).Single().Outcomes.Single(o => o.Criterion.StartsWith("deadline misses", StringComparison.Ordinal)).Outcome;
+
+        Assert.Equal(Outcome.Pass, Misses(0));
+        Assert.Equal(Outcome.FallsShort, Misses(0.5));
+    }
+
+    /// <summary>A camera run's frame figures with only the miss rate the verdict reads set to something chosen.</summary>
+    private static FrameFigures Camera(double missPercent) =>
+        new(Fps: 15, DeadlineMs: 200, MaxInFlight: 3, Captured: 1000, Late: (int)(missPercent * 10), Dropped: 0, Failed: 0, MissPercent: missPercent, AchievedFps: 15 * (1 - (missPercent / 100)));
 
     [Fact]
     public void A_strategy_that_served_nothing_still_gets_a_row_and_plots_with_synthetic_results()
