@@ -43,8 +43,16 @@ internal static class ToolProcess
         process.BeginErrorReadLine();
         if (standardInput is not null)
         {
-            process.StandardInput.Write(standardInput);
-            process.StandardInput.Close();
+            try
+            {
+                process.StandardInput.Write(standardInput);
+                process.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // The tool ended, or closed its input, before reading it (openssl s_client refused by the server
+                // it dialled): what it printed says why; its exit code and output are the result.
+            }
         }
         if (!process.WaitForExit(timeout))
         {
