@@ -9,8 +9,9 @@ namespace EdgeSplit.Evaluation.PyTorch;
 /// <summary>
 /// The bench's pytorch-rpc strategy (the proposal's pathway 2): the static strategy's plan, its cuts mapped to
 /// torchvision module boundaries, run over <c>torch.distributed.rpc</c> with one worker inside each stage's
-/// device and the driver on the source device feeding the frame EdgeSplit's client sends, closed loop with as
-/// many frames in flight as the bench's client keeps. Times are divided back by the testbed's dilation.
+/// device and the driver on the source device feeding the frames EdgeSplit's strategies get: the same camera (rate,
+/// bound on frames in flight, drops, deadline), or with --closed-loop as many in flight as that client keeps.
+/// Times are divided back by the testbed's dilation.
 /// Where PyTorch cannot run (not installed and not root, or no namespace testbed) the strategy is skipped and
 /// the report says why.
 /// </summary>
@@ -144,7 +145,11 @@ internal static class PyTorchStrategyRun
         yield return $"{name}: PyTorch RPC (torch {environment.TorchVersion}, torchvision {environment.TorchvisionVersion}, BLAS {environment.Blas}; EdgeSplit on ONNX Runtime {OrtLibrary.Version}) " +
             $"ran static's plan ({plan.Signature()}) as cuts [{string.Join(", ", cuts)}] on {string.Join(" -> ", devices)}: one TensorPipe worker per stage inside its device's namespace and cgroups " +
             $"(1 torch thread, its compute stretched to the device's published speed and each hop's one-way latency added, as EdgeSplit's agents do), the driver on the source device; " +
-            $"{count} frames of the frame EdgeSplit's client sends, closed loop with {inFlight} in flight, each worker forwarding to the next, after {result.Warmup} warm-up frames.";
+            $"{count} frames of the frame EdgeSplit's client sends, " +
+            (result.ClosedLoop
+                ? $"closed loop with {inFlight} in flight"
+                : $"open loop from the same camera ({result.Fps * dilation.Factor:0.#} frames/s, at most {inFlight} in flight, a frame due while they are dropped; {result.Dropped} dropped)") +
+            $", each worker forwarding to the next, after {result.Warmup} warm-up frames.";
         foreach (var line in moved)
         {
             yield return $"{name}: {line}.";
