@@ -108,7 +108,10 @@ public static class Verdict
         var criterion = $"deadline misses <= {Fmt.X(criteria.MaxMissesVsStatic)} static's";
         if (best?.Frames is not { } bestFrames || staticResult?.Frames is not { } staticFrames)
         {
-            return new CriterionOutcome(criterion, Outcome.NotMeasured, best is null ? "no adaptive strategy was run" : "no open-loop camera run (frames with deadlines) to count misses");
+            return new CriterionOutcome(criterion, Outcome.NotMeasured,
+                best is null ? "no adaptive strategy was run"
+                : staticResult is null ? "no static run to compare with"
+                : "no open-loop camera run (frames with deadlines) to count misses");
         }
         var detail = $"{best.Strategy.Name()} {Fmt.Num(bestFrames.MissPercent)} % vs static {Fmt.Num(staticFrames.MissPercent)} %";
         if (ratio is null)
