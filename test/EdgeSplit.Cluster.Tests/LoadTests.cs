@@ -55,15 +55,7 @@ public sealed class LoadTests
     {
         var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3]);
-        Task? kill = null;
-        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
-        {
-            if (done == 50)
-            {
-                kill = cluster.Agents[1].KillAsync();
-            }
-        });
-        await kill!;
+        var run = await RunLoadKillingAsync(cluster, model, agent: 1, atCompletion: 50);
         Assert.Empty(run.Failures);
         Assert.Equal(Requests, run.Results.Count);
         var status = cluster.Coordinator!.Status();
@@ -122,6 +114,21 @@ public sealed class LoadTests
             var times = Completions.Where(t => t >= since).Order().Prepend(since).ToList();
             return times.Zip(times.Skip(1)).Select(p => System.Diagnostics.Stopwatch.GetElapsedTime(p.First, p.Second)).DefaultIfEmpty().Max();
         }
+    }
+
+    /// <summary>The load of <see cref="RunLoadAsync(TestCluster, byte[], Action{int}?, int)"/>, with agent <paramref name="agent"/> killed at the <paramref name="atCompletion"/>-th answer.</summary>
+    internal static async Task<LoadRun> RunLoadKillingAsync(TestCluster cluster, byte[] model, int agent, int atCompletion)
+    {
+        Task? kill = null;
+        var run = await RunLoadAsync(cluster, model, onCompleted: done =>
+        {
+            if (done == atCompletion)
+            {
+                kill = cluster.Agents[agent].KillAsync();
+            }
+        });
+        await kill!;
+        return run;
     }
 
     /// <summary>Sends seeded requests through the gRPC client and checks each answer against its own input.</summary>

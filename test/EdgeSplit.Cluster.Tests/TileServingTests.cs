@@ -58,15 +58,7 @@ public sealed class TileServingTests
         var model = SmallModels.Residual();
         var cut = TileCut(model);
         await using var cluster = await TestCluster.StartAsync(model, 3, source: new FixedTilesPlanSource(cut, Strips));
-        Task? kill = null;
-        var run = await LoadTests.RunLoadAsync(cluster, model, onCompleted: done =>
-        {
-            if (done == 50)
-            {
-                kill = cluster.Agents[1].KillAsync();
-            }
-        });
-        await kill!;
+        var run = await LoadTests.RunLoadKillingAsync(cluster, model, agent: 1, atCompletion: 50);
         Assert.Empty(run.Failures);
         Assert.Equal(200, run.Results.Count);
         var status = cluster.Coordinator!.Status();

@@ -33,15 +33,7 @@ public sealed class TlsTests : IDisposable
         var certs = MakeFleet();
         var model = SmallModels.Residual();
         await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], token: Token, tls: certs.Device);
-        Task? kill = null;
-        var run = await LoadTests.RunLoadAsync(cluster, model, onCompleted: done =>
-        {
-            if (done == 50)
-            {
-                kill = cluster.Agents[1].KillAsync();
-            }
-        });
-        await kill!;
+        var run = await LoadTests.RunLoadKillingAsync(cluster, model, agent: 1, atCompletion: 50);
         Assert.Empty(run.Failures);
         Assert.Equal(200, run.Results.Count);
         Assert.DoesNotContain("dev1", cluster.Coordinator!.Status().Plan!.Stages.Select(s => s.Device));
