@@ -156,11 +156,6 @@ internal sealed class ClusterCoordinator : IAsyncDisposable
         var current = _deployer.Current;
         var members = _health.Ordered;
         var byAddress = members.GroupBy(a => a.Address, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.First().Name, StringComparer.Ordinal);
-        // A testbed's per-link addresses, which the agents measure their links at, name their device too.
-        foreach (var ((_, to), address) in _options.PeerAddresses ?? new Dictionary<(string, string), string>())
-        {
-            byAddress.TryAdd(address, to);
-        }
         return new CoordinatorStatus(
             current?.Plan,
             current?.Compression ?? _options.Compression,

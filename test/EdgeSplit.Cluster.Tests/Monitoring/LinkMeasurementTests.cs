@@ -7,8 +7,8 @@ namespace EdgeSplit.Cluster.Tests.Monitoring;
 /// <summary>
 /// Agents measure the links their tensors cross. On a testbed each device reaches another at a per-link address
 /// (<see cref="CoordinatorOptions.PeerAddresses"/>), not at the address the coordinator dials: the agents' link
-/// probes must go there, and the coordinator's status must name those links by device (on the namespace testbed
-/// every link read "not measured" in top and the dashboard before).
+/// probes must go there, and the links must come back named by device, or the planner never sees a link change
+/// (on the namespace testbed every link read "not measured" before).
 /// </summary>
 public sealed class LinkMeasurementTests
 {
