@@ -23,7 +23,7 @@ internal sealed class DeviceMetricsStream(AgentCore core)
         {
             // Peers are measured side by side, so one slow (emulated) link does not stall the stream.
             await Task.WhenAll(valid.Select(p => MeasureLinkAsync(p.Peer, p.Name, ct)));
-            var links = valid.Select(p => Estimate(p.Peer, p.Name))
+            var links = valid.Select(p => core.Links.For(p.Peer).Current)
                 .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
             var sample = From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed) with { Provider = core.Store.Provider.Used };
             // Emulated devices: the share of the device other jobs take, as the testbed emulates it (the links file's cpu_load).
@@ -42,21 +42,6 @@ internal sealed class DeviceMetricsStream(AgentCore core)
                 yield break;
             }
         }
-    }
-
-    /// <summary>
-    /// A peer's link under the address the coordinator named it by; where nothing measured its bandwidth there, the
-    /// bandwidth of the real transfers to that device at any address (on a testbed, its per-link address).
-    /// </summary>
-    private LinkEstimate Estimate(string peer, string? peerName)
-    {
-        var estimate = core.Links.For(peer).Current;
-        if (estimate.BytesPerSecond is null && !string.IsNullOrEmpty(peerName)
-            && core.Links.For(LinkEstimators.DeviceKey(peerName)).Current is { BytesPerSecond: { } passive })
-        {
-            return estimate with { BytesPerSecond = passive };
-        }
-        return estimate;
     }
 
     /// <summary>Pings a peer for its RTT and, when it is configured and its link has been idle, sends a short probe for its bandwidth.</summary>

@@ -1,6 +1,5 @@
 using System.Threading.Channels;
 using EdgeSplit.Cluster.Contracts;
-using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Cluster.Transport;
 using EdgeSplit.Runtime.Codec;
 using Microsoft.Extensions.Logging;
@@ -288,13 +287,7 @@ internal sealed class HopRuntime : IAsyncDisposable
             }
             var waited = await next.ExecuteAsync(request, _agent.Options.SendTimeout, _stop.Token);
             // Passive bandwidth: the real transfer, minus the time the receiver made us wait for queue room.
-            var took = _agent.Time.GetElapsedTime(started) - waited;
-            _agent.Links.For(address).AddTransfer(bytes, took);
-            if (device is not null)
-            {
-                // Also by device: a testbed reaches a device at a per-link address, which is not the one its links are reported under.
-                _agent.Links.For(LinkEstimators.DeviceKey(device)).AddTransfer(bytes, took);
-            }
+            _agent.Links.For(address).AddTransfer(bytes, _agent.Time.GetElapsedTime(started) - waited);
             return null;
         }
         catch (ClusterException ex)

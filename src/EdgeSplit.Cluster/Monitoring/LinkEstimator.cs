@@ -125,9 +125,6 @@ public sealed class LinkEstimators(double smoothing = 0.3, TimeSpan? idleProbeAf
 {
     private readonly ConcurrentDictionary<string, LinkEstimator> links = new(StringComparer.Ordinal);
 
-    /// <summary>The key of a peer's passive estimate by device name (its transfers, whatever address they went to).</summary>
-    public static string DeviceKey(string device) => "device:" + device;
-
     public LinkEstimator For(string peer) => links.GetOrAdd(peer, p => new LinkEstimator(p, smoothing, idleProbeAfter, clock));
 
     public IReadOnlyList<LinkEstimate> All => [.. links.Values.Select(l => l.Current).OrderBy(l => l.Peer, StringComparer.Ordinal)];
