@@ -1,8 +1,6 @@
 using EdgeSplit.Cluster.Transport;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging;
 
 namespace EdgeSplit.Cluster.Dashboard;
 
@@ -33,14 +31,8 @@ public sealed class DashboardServer : IAsyncDisposable
     /// <summary>Starts listening on <paramref name="listen"/> (HOST:PORT); with a <paramref name="token"/>, the page and its stream ask for it.</summary>
     public static async Task<DashboardServer> StartAsync(string listen, string? token, DashboardFeed feed, TimeProvider? time = null, CancellationToken ct = default)
     {
-        var endpoint = Endpoints.ParseListen(listen);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k =>
-        {
-            k.Listen(endpoint, o => o.Protocols = HttpProtocols.Http1);
-            k.AddServerHeader = false;
-        });
+        var builder = GrpcHost.Http1Builder(listen);
+        builder.WebHost.ConfigureKestrel(k => k.AddServerHeader = false);
         var app = builder.Build();
         DashboardApp.Configure(app, feed, token, time ?? TimeProvider.System);
         await app.StartAsync(ct);

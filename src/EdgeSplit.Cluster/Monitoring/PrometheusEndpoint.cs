@@ -1,8 +1,5 @@
 using EdgeSplit.Cluster.Transport;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.Logging;
 using Prometheus;
 
 namespace EdgeSplit.Cluster.Monitoring;
@@ -35,17 +32,9 @@ public sealed class PrometheusEndpoint : IAsyncDisposable
     /// </summary>
     public static async Task<PrometheusEndpoint> StartAsync(string listen, string? token, Action<CollectorRegistry> register, CancellationToken ct = default, TlsSettings? tls = null)
     {
-        var endpoint = Endpoints.ParseListen(listen);
+        var app = GrpcHost.Http1Builder(listen, tls is null ? null : tls.ServeWithoutClientCertificates).Build();
         var registry = Metrics.NewCustomRegistry();
         register(registry);
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, o =>
-        {
-            o.Protocols = HttpProtocols.Http1;
-            tls?.ServeWithoutClientCertificates(o);
-        }));
-        var app = builder.Build();
         if (!string.IsNullOrEmpty(token))
         {
             app.Use(new TokenGate(token).InvokeAsync);

@@ -86,6 +86,23 @@ internal static class GrpcHost
         return app;
     }
 
+    /// <summary>
+    /// A quiet host with one plain HTTP/1.1 listener on <paramref name="listen"/> (metrics, dashboards: the gRPC port speaks
+    /// HTTP/2 only); <paramref name="configureListen"/> may add to the listener (HTTPS).
+    /// </summary>
+    public static WebApplicationBuilder Http1Builder(string listen, Action<ListenOptions>? configureListen = null)
+    {
+        var endpoint = Endpoints.ParseListen(listen);
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k => k.Listen(endpoint, o =>
+        {
+            o.Protocols = HttpProtocols.Http1;
+            configureListen?.Invoke(o);
+        }));
+        return builder;
+    }
+
     /// <summary>The address the host actually listens on (port 0 resolved), as <c>host:port</c>.</summary>
     public static string BoundAddress(WebApplication app)
     {
