@@ -56,15 +56,55 @@ internal static class DeviceProcesses
         {
             return false;
         }
-        try
+        // While a launcher execs the next program the environment reads empty for a moment; that is not death.
+        for (var attempt = 0; attempt < 20; attempt++)
         {
-            var environ = File.ReadAllText($"/proc/{pid}/environ");
+            if (ReadProcFile(pid, "environ") is not { Length: > 0 } environ)
+            {
+                if (!Exec.ProcessAlive(pid))
+                {
+                    return false;
+                }
+                Thread.Sleep(5);
+                continue;
+            }
             return environ.Contains($"EDGESPLIT_TESTBED={state.Name}\0", StringComparison.Ordinal)
                 && environ.Contains($"EDGESPLIT_DEVICE={device.Name}\0", StringComparison.Ordinal);
         }
+        return false;
+    }
+
+    /// <summary>
+    /// Waits (bounded) until the launcher chain (sh, nsenter, setsid) has exec'd the device's own program,
+    /// so that a check right after start sees the program, not a launcher between two execs.
+    /// </summary>
+    public static void WaitUntilExeced(Process process, TestbedState state, DeviceState device, ProcessLaunch launch)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(5))
+        {
+            if (process.HasExited)
+            {
+                throw new TestbedException($"device {device.Name}: its process exited at start with code {process.ExitCode}{LogTail(device.LogFile)}");
+            }
+            if (ReadProcFile(process.Id, "cmdline") is { } cmdline && cmdline.Split('\0')[0] == launch.FileName
+                && IsDeviceProcess(state, device, process.Id))
+            {
+                return;
+            }
+            Thread.Sleep(5);
+        }
+    }
+
+    private static string? ReadProcFile(int pid, string name)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/{name}");
+        }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            return false;
+            return null;
         }
     }
 

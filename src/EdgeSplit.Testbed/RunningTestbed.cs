@@ -361,11 +361,7 @@ public sealed class RunningTestbed
         {
             DeviceProcesses.WaitUntilInNamespace(process, device);
         }
-        else
-        {
-            // Its environment (the marks that make it ours) reads empty while the launcher execs the program.
-            SpinWait.SpinUntil(() => process.HasExited || DeviceProcesses.IsDeviceProcess(State, device, process.Id), TimeSpan.FromSeconds(5));
-        }
+        DeviceProcesses.WaitUntilExeced(process, State, device, launch);
         if (State.Mode == TestbedMode.Loopback)
         {
             File.WriteAllLines(Path.Combine(StateDirectory, "pids"), State.Devices.Where(d => d.Pid is not null).Select(d => d.Pid!.Value.ToString(CultureInfo.InvariantCulture)));
