@@ -88,7 +88,8 @@ public static class LinkProbe
         }
     }
 
-    private static (Socket Listener, Socket Client, IPEndPoint Target) OpenPair(RunningTestbed testbed, string from, string to)
+    /// <summary>A listener in <paramref name="to"/> on its end of the link and an unconnected client in <paramref name="from"/>.</summary>
+    internal static (Socket Listener, Socket Client, IPEndPoint Target) OpenPair(RunningTestbed testbed, string from, string to)
     {
         var state = testbed.State;
         var link = state.Link(from, to)!;

@@ -1,8 +1,10 @@
+using System.Net.Sockets;
 using System.Diagnostics;
 using EdgeSplit.Cluster.Monitoring;
 using EdgeSplit.Testbed.Backends;
 using EdgeSplit.Testbed.Calibration;
 using EdgeSplit.Testbed.Config;
+using EdgeSplit.Testbed.Linux;
 using EdgeSplit.Tests;
 
 namespace EdgeSplit.Testbed.Tests;
@@ -197,6 +199,58 @@ public sealed class NamespaceTestbedTests : IDisposable
                     best = Math.Max(best, measured);
                 }
                 Assert.InRange(best, link.BandwidthMbps * 0.9, link.BandwidthMbps * 1.1);
+            }
+        }
+        finally
+        {
+            testbed.Down();
+        }
+    }
+
+    [SkippableFact]
+    public async Task A_link_reshaped_while_a_transfer_fills_its_queue_keeps_carrying_it()
+    {
+        Skip.IfNot(RunningTestbed.CanUseNamespaces, NeedsRoot);
+        var spec = Spec("t-reshape", (1000, 0));
+        var testbed = RunningTestbed.Up(spec, "t.yaml", Options(spec, command: null));
+        try
+        {
+            var (listener, client, target) = LinkProbe.OpenPair(testbed, "a", "b");
+            using (listener)
+            using (client)
+            {
+                using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+                var accept = listener.AcceptAsync(bound.Token).AsTask();
+                await client.ConnectAsync(target, bound.Token);
+                using var server = await accept;
+                long received = 0;
+                var reader = Task.Run(async () =>
+                {
+                    var buffer = new byte[256 * 1024];
+                    int n;
+                    while ((n = await server.ReceiveAsync(buffer, SocketFlags.None, bound.Token)) > 0)
+                    {
+                        Interlocked.Add(ref received, n);
+                    }
+                });
+                // At most 1 GiB, as fast as the link takes it: its queue fills with the kernel's large (GSO) packets.
+                var sender = Task.Run(async () =>
+                {
+                    var chunk = new byte[256 * 1024];
+                    for (var i = 0; i < 4096; i++)
+                    {
+                        await client.SendAsync(chunk, SocketFlags.None, bound.Token);
+                    }
+                });
+                Assert.True(SpinWait.SpinUntil(() => Interlocked.Read(ref received) >= 32 << 20, TimeSpan.FromSeconds(20)), "32 MiB did not cross the 1000 Mbit/s link");
+
+                // The Wi-Fi falls to 10 Mbit/s mid-transfer; what was queued at 1000 Mbit/s must not wedge the link.
+                testbed.SetLink("a", "b", 10, null);
+                var before = Interlocked.Read(ref received);
+                var flowed = SpinWait.SpinUntil(() => Interlocked.Read(ref received) >= before + (1 << 20), TimeSpan.FromSeconds(15));
+                await bound.CancelAsync();
+                await Task.WhenAll(reader, sender).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                Assert.True(flowed, $"after the reshape only {(Interlocked.Read(ref received) - before) / 1024} KiB crossed in 15 s (1 MiB takes ~1 s at 10 Mbit/s); qdisc now: {NamespaceNetwork.Qdisc(testbed.State.Device("a").Namespace!, testbed.State.Links[0].InterfaceA!)}");
             }
         }
         finally

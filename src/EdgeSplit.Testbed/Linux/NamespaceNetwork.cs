@@ -72,16 +72,29 @@ internal static class NamespaceNetwork
         return (rate, burst, limit);
     }
 
+    /// <summary>The handle of the root qdisc in <paramref name="qdiscs"/> (tc qdisc show's output), e.g. "1:"; null if none.</summary>
+    internal static string? RootHandle(string qdiscs) =>
+        qdiscs.Split('\n').Select(l => l.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .FirstOrDefault(f => f.Length >= 4 && f[0] == "qdisc" && f.Contains("root"))?[2];
+
     public static string Qdisc(string ns, string device)
     {
         var (exit, stdout, _) = Exec.Run("ip", "netns", "exec", ns, "tc", "qdisc", "show", "dev", device);
         return exit == 0 ? stdout.Trim() : "missing";
     }
 
+    /// <summary>
+    /// Grafts a new tbf under a handle other than the one in force, never changes the old one in place: a tbf
+    /// changed to a smaller burst keeps the GSO packets it queued under the larger one, and a packet bigger than
+    /// the bucket never gets the tokens to leave, so the link carried nothing more (a TCP connection crossing a
+    /// link that fell from 940 to 10 Mbit/s sat with one 68 KB packet at the queue's head and backed off to a
+    /// 120 s RTO). A new qdisc drops the old queue, which TCP resends, and segments GSO packets as they come.
+    /// </summary>
     private static void Shape(string ns, string device, double bandwidthMbps)
     {
         var (rate, burst, limit) = TbfParameters(bandwidthMbps);
-        Exec.Check("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", device, "root", "tbf",
+        var handle = RootHandle(Qdisc(ns, device)) == "1:" ? "2:" : "1:";
+        Exec.Check("ip", "netns", "exec", ns, "tc", "qdisc", "replace", "dev", device, "root", "handle", handle, "tbf",
             "rate", rate.ToString(CultureInfo.InvariantCulture) + "bit",
             "burst", burst.ToString(CultureInfo.InvariantCulture),
             "limit", limit.ToString(CultureInfo.InvariantCulture));
