@@ -19,6 +19,7 @@ public sealed class FreezableProxy : IAsyncDisposable
     private volatile TaskCompletionSource _running = Open();
     private byte[]? _watched;
     private volatile bool _seen;
+    private long _forwarded;
 
     private FreezableProxy(IPEndPoint target)
     {
@@ -41,6 +42,9 @@ public sealed class FreezableProxy : IAsyncDisposable
 
     /// <summary>Looks for <paramref name="needle"/> in every byte that crosses from now on, across read boundaries.</summary>
     public void Watch(byte[] needle) => _watched = needle;
+
+    /// <summary>Bytes that have crossed the proxy, both ways.</summary>
+    public long BytesForwarded => Interlocked.Read(ref _forwarded);
 
     /// <summary>Whether the watched bytes crossed the proxy, as they would show in a packet capture of the link.</summary>
     public bool Seen => _seen;
@@ -109,6 +113,7 @@ public sealed class FreezableProxy : IAsyncDisposable
                 // Frozen: the bytes wait here, and TCP's own windows soon stop the sender.
                 await _running.Task.WaitAsync(_stop.Token);
                 await sink.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                Interlocked.Add(ref _forwarded, read);
             }
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or SocketException or ObjectDisposedException)

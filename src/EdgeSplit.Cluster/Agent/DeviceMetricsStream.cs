@@ -23,8 +23,9 @@ internal sealed class DeviceMetricsStream(AgentCore core)
         {
             // Peers are measured side by side, so one slow (emulated) link does not stall the stream.
             await Task.WhenAll(valid.Select(p => MeasureLinkAsync(p.Peer, p.Name, ct)));
-            var links = valid.Select(p => core.Links.For(p.Peer).Current)
-                .Select(e => new LinkSample(e.Peer, e.RttMs ?? double.NaN, e.BytesPerSecond ?? 0)).ToList();
+            // Named by the peer's device where the coordinator said it: one device may be reached at several addresses.
+            var links = valid.Select(p => (p.Name, Estimate: core.Links.For(p.Peer).Current))
+                .Select(l => new LinkSample(string.IsNullOrEmpty(l.Name) ? l.Estimate.Peer : l.Name, l.Estimate.RttMs ?? double.NaN, l.Estimate.BytesPerSecond ?? 0)).ToList();
             var sample = From(core.Name, monitor.Sample(), deviceCores, links, core.Queued, core.Executed) with { Provider = core.Store.Provider.Used };
             // Emulated devices: the share of the device other jobs take, as the testbed emulates it (the links file's cpu_load).
             if ((core.CpuUtilisationOverride ?? core.Options.Emulation?.Current.CpuLoad) is { } busy)

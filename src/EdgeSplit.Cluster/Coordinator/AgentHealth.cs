@@ -364,10 +364,13 @@ internal sealed class AgentHealth : IAsyncDisposable
         while (!ct.IsCancellationRequested && Members.TryGetValue(member.Name, out var current) && current == member)
         {
             var peers = Members.Values.Where(a => a != member && !a.Departed).ToList();
+            // The address this agent reaches each peer at, as its hops send there (a testbed's per-link address):
+            // the link it measures is the one its tensors cross, and its passive estimates land on the same key.
+            var addresses = peers.Select(p => _options.PeerAddresses?.GetValueOrDefault((member.Name, p.Name)) ?? p.Address).ToList();
             using var stream = CancellationTokenSource.CreateLinkedTokenSource(ct, member.StreamReset.Token);
             try
             {
-                await foreach (var sample in member.Connection.MetricsAsync(interval, [.. peers.Select(p => p.Address)], [.. peers.Select(p => p.Name)], stream.Token))
+                await foreach (var sample in member.Connection.MetricsAsync(interval, addresses, [.. peers.Select(p => p.Name)], stream.Token))
                 {
                     member.Latest = sample;
                     Sampled?.Invoke();
