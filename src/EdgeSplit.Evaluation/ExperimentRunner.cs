@@ -76,7 +76,8 @@ public sealed class ExperimentRunner(Experiment experiment, IProgress<LiveFrame>
         closing.AddRange(emulations.SelectMany(e => e.Describe().Select(line => $"{e.Model}: {line}.")).Distinct());
         closing.Add(Experiment.Workload is { } camera
             ? $"Workload: an open-loop camera, {camera.Fps:0.##} frames/s, each frame due {camera.Deadline.TotalMilliseconds:0} ms after its capture, at most {camera.MaxInFlight} in flight " +
-              $"(a frame captured while the pipeline is full is dropped), given up as failed after {camera.GiveUpAfter.TotalSeconds:0.#} s; latency runs from capture, queueing included." +
+              $"(a frame captured while the pipeline is full is dropped), given up as failed after {camera.GiveUpAfter.TotalSeconds:0.#} s; latency runs from capture, queueing included. " +
+              $"Every planner (static's one plan included) knows the frame interval: a plan whose slowest stage or hop takes longer than {camera.Interval.TotalMilliseconds:0.#} ms cannot keep up, and ranks after every plan that can." +
               (emulations.Any(e => e.Dilation.IsDilated) ? " Under time dilation the camera's rate, deadline and give-up time were scaled like every other time, and reported back on the devices' clock." : "")
             : $"Workload: a closed-loop client with {Experiment.Concurrency} request(s) in flight, each given up as failed after {Experiment.Deadline.TotalSeconds:0.#} s; its slow requests hold a client, which flatters a strategy with a slow tail.");
         closing.Add("greedy, optimal, rl and oracle are served by the coordinator's adaptive loop: agents' metrics every 0.5 s (the scenario's load reported as " +

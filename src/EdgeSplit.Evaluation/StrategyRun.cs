@@ -47,7 +47,9 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
             var start = conditions.At(TimeSpan.Zero);
             // Tiles: the optimal planner with the model's tile geometry in its profile, so it weighs tile groups beside layer-wise plans.
             var profile = strategy == Strategy.Tiles ? model.TiledProfile() : model.Profile;
-            var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), profile), objective,
+            // A camera's frames come at a fixed interval (on the host's clock, like the model's timers): plans that cannot keep up rank last.
+            var planned = experiment.Workload is { } frames ? objective with { FrameIntervalMs = Dilation.Stretch(frames.Interval).TotalMilliseconds } : objective;
+            var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), profile), planned,
                 conditions.Windows(profile), conditions.HostScale, experiment.Seed);
             var options = backend.ConfigureCoordinator(new CoordinatorOptions
             {
@@ -66,7 +68,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
                 // estimates, and learns from every request; the runner only plays the scenario and measures.
                 var nominal = conditions.StateOf(start, model.Profile);
                 var believed = nominal.Devices.Select(d => experiment.BelievedSpeeds.TryGetValue(d.Name, out var factor) ? d with { RelativeSpeed = d.RelativeSpeed * factor } : d);
-                var adaptive = Dilation.Apply(new AdaptiveOptions(strategy == Strategy.Tiles ? Strategy.Optimal.Name() : strategy.Name(), objective, believed.ToDictionary(d => d.Name),
+                var adaptive = Dilation.Apply(new AdaptiveOptions(strategy == Strategy.Tiles ? Strategy.Optimal.Name() : strategy.Name(), planned, believed.ToDictionary(d => d.Name),
                     CostCorrection: experiment.CostCorrection, RlPolicyFile: null,
                     Adaptation: AdaptationOptions.Default with { MinDwell = AdaptationOptions.Default.MinDwell * conditions.TimeScale })
                 {

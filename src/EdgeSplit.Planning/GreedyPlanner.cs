@@ -26,7 +26,7 @@ public sealed class GreedyPlanner(CostModel costModel) : IPlanner
         var bestValue = double.PositiveInfinity;
         for (var first = 0; first < t.DeviceCount; first++)
         {
-            foreach (var stages in new[] { Walk(t, first, wLatency, wEnergy), [(first, 0, t.NodeCount - 1)] })
+            foreach (var stages in new[] { Walk(t, first, wLatency, wEnergy, double.PositiveInfinity), Walk(t, first, wLatency, wEnergy, objective.FrameIntervalMs ?? double.PositiveInfinity), [(first, 0, t.NodeCount - 1)] })
             {
                 if (stages is null) continue;
                 var plan = t.ToPlan(stages);
@@ -41,7 +41,8 @@ public sealed class GreedyPlanner(CostModel costModel) : IPlanner
         return best ?? throw new NoFeasiblePlanException("greedy found no placement that fits the memory budgets and links; add memory or devices, or try optimal");
     }
 
-    private static List<(int Device, int First, int Last)>? Walk(CostTables t, int firstDevice, double wLatency, double wEnergy)
+    /// <summary>One walk from <paramref name="firstDevice"/>; a stage whose compute would pass <paramref name="capMs"/> (a camera's frame interval) must move on, as a full memory must.</summary>
+    private static List<(int Device, int First, int Last)>? Walk(CostTables t, int firstDevice, double wLatency, double wEnergy, double capMs)
     {
         var n = t.NodeCount;
         double Cost(int d, int from) =>
@@ -55,7 +56,7 @@ public sealed class GreedyPlanner(CostModel costModel) : IPlanner
         if (t.MemoryBytes(0, 0) > t.MemoryBudget[current]) return null;
         for (var cut = 0; cut < n - 1; cut++)
         {
-            var mustMove = t.MemoryBytes(start, cut + 1) > t.MemoryBudget[current];
+            var mustMove = t.MemoryBytes(start, cut + 1) > t.MemoryBudget[current] || t.ComputeMs(current, start, cut + 1) > capMs;
             var stay = mustMove ? double.PositiveInfinity : Cost(current, cut + 1);
             var target = -1;
             var targetCost = stay;

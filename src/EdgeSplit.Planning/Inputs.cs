@@ -151,16 +151,39 @@ public enum ObjectiveKind
     Throughput,
 }
 
-/// <summary>An objective; the weight converts joules into milliseconds for <see cref="ObjectiveKind.Weighted"/>.</summary>
+/// <summary>
+/// An objective; the weight converts joules into milliseconds for <see cref="ObjectiveKind.Weighted"/>.
+/// <see cref="FrameIntervalMs"/> is a camera's: frames come at that interval whether or not earlier ones are answered.
+/// </summary>
 public sealed record Objective(ObjectiveKind Kind, double EnergyWeightMsPerJoule = 0)
 {
+    /// <summary>What a plan that cannot keep up with the frames adds to the latency, energy and weighted values: it ranks after every plan that can.</summary>
+    public const double SaturatedPenalty = 1e6;
+
+    /// <summary>
+    /// The interval between a camera's frames (ms, on the planning clock), or null for requests sent one after another.
+    /// A plan whose slowest stage or hop takes longer cannot keep up: its frames queue behind each other until
+    /// they are dropped, whatever its latency per frame. So for latency, energy and weighted such a plan is worth
+    /// <see cref="SaturatedPenalty"/> plus its slowest stage (of two such plans, the one that answers more frames
+    /// wins), and any plan that keeps up beats it.
+    /// </summary>
+    public double? FrameIntervalMs { get; init; }
+
+    /// <summary>Whether a plan whose slowest stage or hop takes <paramref name="bottleneckMs"/> keeps up with the frames.</summary>
+    public bool KeepsUp(double bottleneckMs) => FrameIntervalMs is not { } interval || bottleneckMs <= interval;
+
+    /// <summary>Whether this objective ranks such a plan last: it cannot keep up, and the objective is not throughput (which ranks by the slowest stage anyway).</summary>
+    public bool Saturates(double bottleneckMs) => Kind != ObjectiveKind.Throughput && !KeepsUp(bottleneckMs);
+
     public static Objective Latency { get; } = new(ObjectiveKind.Latency);
     public static Objective Energy { get; } = new(ObjectiveKind.Energy);
     public static Objective Throughput { get; } = new(ObjectiveKind.Throughput);
     public static Objective Weighted(double energyWeightMsPerJoule) => new(ObjectiveKind.Weighted, energyWeightMsPerJoule);
 
     /// <summary>The figure this objective minimises, from a plan's (or part of a plan's) latency, energy and bottleneck.</summary>
-    public double Of(double latencyMs, double energyJ, double bottleneckMs) => Kind switch
+    public double Of(double latencyMs, double energyJ, double bottleneckMs) => Saturates(bottleneckMs)
+        ? SaturatedPenalty + bottleneckMs
+        : Kind switch
     {
         ObjectiveKind.Latency => latencyMs,
         ObjectiveKind.Energy => energyJ,

@@ -36,11 +36,13 @@ public sealed class OptimalPlanner(CostModel costModel) : IPlanner
     internal static Solution? Solve(CostTables t, Objective objective, IChainEntries? entries = null)
     {
         if (t.DeviceCount > MaxDevices) throw new EdgeSplit.Graph.BadInputException($"optimal plans at most {MaxDevices} devices, got {t.DeviceCount}; use greedy");
+        // At a camera's frame rate only plans whose every stage and hop keep up count; if none does, the one that answers most frames.
+        var cap = objective.FrameIntervalMs ?? double.PositiveInfinity;
         switch (objective.Kind)
         {
-            case ObjectiveKind.Latency: return Solve(t, 1, 0, double.PositiveInfinity, entries);
-            case ObjectiveKind.Energy: return Solve(t, 0, 1, double.PositiveInfinity, entries);
-            case ObjectiveKind.Weighted: return Solve(t, 1, objective.EnergyWeightMsPerJoule, double.PositiveInfinity, entries);
+            case ObjectiveKind.Latency: return Solve(t, 1, 0, cap, entries) ?? Solve(t, Objective.Throughput, entries);
+            case ObjectiveKind.Energy: return Solve(t, 0, 1, cap, entries) ?? Solve(t, Objective.Throughput, entries);
+            case ObjectiveKind.Weighted: return Solve(t, 1, objective.EnergyWeightMsPerJoule, cap, entries) ?? Solve(t, Objective.Throughput, entries);
             case ObjectiveKind.Throughput:
                 var best = Solve(t, 1, 0, double.PositiveInfinity, entries);
                 if (best is null) return null;

@@ -92,6 +92,10 @@ public sealed class RlPlanner : ILearningPlanner
         _ => -latencyMs,
     };
 
+    /// <summary>The cost model's predicted reward; a plan that cannot keep up with a camera's frames ranks after every one that can, as in <see cref="Objective.Of"/>.</summary>
+    private static double Prior(Objective objective, PlanEstimate estimate) =>
+        objective.Saturates(estimate.BottleneckMs) ? -estimate.Value(objective) : Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
+
     public Plan Plan(PlanningState state, Objective objective) => Choose(state, objective).Plan;
 
     /// <summary>
@@ -212,7 +216,7 @@ public sealed class RlPlanner : ILearningPlanner
             arm.FeasibleNow = estimate.Feasible;
             if (estimate.Feasible)
             {
-                arm.Prior = Reward(objective, estimate.LatencyMs, estimate.EnergyJ);
+                arm.Prior = Prior(objective, estimate);
                 arm.PredictedLatencyMs = estimate.LatencyMs;
             }
         }
@@ -220,7 +224,7 @@ public sealed class RlPlanner : ILearningPlanner
         {
             var fresh = _optimal.Plan(state, objective);
             var estimate = CostModel.Estimate(state, fresh);
-            policy.Arms.Add(new Arm([.. fresh.Stages], Reward(objective, estimate.LatencyMs, estimate.EnergyJ)) { PriorWeight = Options.PriorWeight, FeasibleNow = true });
+            policy.Arms.Add(new Arm([.. fresh.Stages], Prior(objective, estimate)) { PriorWeight = Options.PriorWeight, FeasibleNow = true });
         }
     }
 

@@ -87,6 +87,32 @@ public class OptimalPlannerTests
     }
 
     [Fact]
+    public void At_a_camera_frame_rate_a_plan_that_cannot_keep_up_ranks_last()
+    {
+        var model = new CostModel(correctionEnabled: false);
+        // Two layers of 100 ms on two equal devices, a 100 kB cut over 12.5 MB/s (8 ms + 2 ms RTT):
+        // the camera alone answers a frame sooner (200 ms against ~210), but only the split keeps up with a frame every 150 ms.
+        var state = new PlanningState(
+            [new DeviceSpec("camera", 1, 1, 1L << 31, Scenarios.PiPower), new DeviceSpec("jetson", 1, 1, 1L << 31, Scenarios.JetsonPower)],
+            PlanningState.FullMesh(["camera", "jetson"], 12_500_000, 2),
+            new SegmentProfile([100.0, 100], [1_000L, 1_000], [100_000L], 602_112, 4),
+            "camera");
+        var alone = new Plan(0, [new Stage("camera", 0, 1)]);
+        var split = new Plan(0, [new Stage("camera", 0, 0), new Stage("jetson", 1, 1)]);
+        Assert.True(model.Estimate(state, alone).LatencyMs < model.Estimate(state, split).LatencyMs);
+
+        var camera = Objective.Latency with { FrameIntervalMs = 150 };
+        Assert.True(model.Estimate(state, split).Value(camera) < model.Estimate(state, alone).Value(camera));
+        foreach (var planner in new IPlanner[] { new OptimalPlanner(model), new GreedyPlanner(model) })
+        {
+            Assert.True(planner.Plan(state, Objective.Latency).SamePlacement(alone), planner.Name);
+            Assert.True(planner.Plan(state, camera).SamePlacement(split), planner.Name);
+            // When nothing keeps up (a frame every 50 ms), the plan that answers the most frames: the shorter slowest stage.
+            Assert.True(planner.Plan(state, Objective.Latency with { FrameIntervalMs = 50 }).SamePlacement(split), planner.Name);
+        }
+    }
+
+    [Fact]
     public void Work_moves_off_a_device_whose_cpu_is_taken()
     {
         var model = new CostModel(correctionEnabled: false);
