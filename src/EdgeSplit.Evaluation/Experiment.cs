@@ -33,6 +33,13 @@ public sealed record Experiment(
     /// </summary>
     public FrameWorkload? Workload { get; init; }
 
+    /// <summary>
+    /// What every planner of this experiment minimises: <paramref name="objective"/>, and with a camera its frame interval on
+    /// the testbed's clock (dilated like the deadline), so a plan that cannot keep up with the frames ranks last.
+    /// </summary>
+    internal EdgeSplit.Planning.Objective PlanningObjective(EdgeSplit.Planning.Objective objective, EdgeSplit.Testbed.TimeDilation dilation) =>
+        Workload is { } frames ? objective with { FrameIntervalMs = dilation.Stretch(frames.Interval).TotalMilliseconds } : objective;
+
     /// <summary>Whether the cost model corrects itself from observed stage and hop times.</summary>
     public bool CostCorrection { get; init; } = true;
 

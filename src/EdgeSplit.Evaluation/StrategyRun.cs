@@ -47,8 +47,7 @@ internal sealed class StrategyRun(Experiment experiment, ITestbedBackend backend
             var start = conditions.At(TimeSpan.Zero);
             // Tiles: the optimal planner with the model's tile geometry in its profile, so it weighs tile groups beside layer-wise plans.
             var profile = strategy == Strategy.Tiles ? model.TiledProfile() : model.Profile;
-            // A camera's frames come at a fixed interval (on the host's clock, like the model's timers): plans that cannot keep up rank last.
-            var planned = experiment.Workload is { } frames ? objective with { FrameIntervalMs = Dilation.Stretch(frames.Interval).TotalMilliseconds } : objective;
+            var planned = experiment.PlanningObjective(objective, Dilation);
             var source = new StrategyPlanSource(strategy, () => conditions.StateOf(conditions.At(Now), profile), planned,
                 conditions.Windows(profile), conditions.HostScale, experiment.Seed);
             var options = backend.ConfigureCoordinator(new CoordinatorOptions

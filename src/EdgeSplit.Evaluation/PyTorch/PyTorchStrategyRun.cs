@@ -50,7 +50,8 @@ internal static class PyTorchStrategyRun
             // Mapping cuts reads the file only: here, not on a device.
             var map = await new PyTorchRuntime(environment).MapCutsAsync(modelFile, ct);
             var state = conditions.StateOf(conditions.At(TimeSpan.Zero), model.Profile);
-            var plan = new StrategyPlanSource(Strategy.Static, () => state, objective, conditions.Windows(model.Profile), conditions.HostScale, experiment.Seed)
+            // The same objective as EdgeSplit's static, so both runtimes run the same split.
+            var plan = new StrategyPlanSource(Strategy.Static, () => state, experiment.PlanningObjective(objective, dilation), conditions.Windows(model.Profile), conditions.HostScale, experiment.Seed)
                 .Decide(state, out _);
             var (cuts, devices, moved) = PyTorchOnTestbed.MapPlan(model.Onnx, plan, map.Usable);
             var frames = model.Inputs.Select(t => new TensorData(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
