@@ -1,4 +1,6 @@
 using System.CommandLine;
+using EdgeSplit.Graph;
+using EdgeSplit.Planning;
 
 namespace EdgeSplit.Cli;
 
@@ -21,5 +23,23 @@ public static class CommonOptions
     public static Option<bool> Json() => new("--json")
     {
         Description = "Print one JSON document on stdout and nothing else there.",
+    };
+
+    /// <summary><c>--fps</c> of plan and serve: the camera's frame rate the plan must keep up with.</summary>
+    public static Option<double> PlanFps() => new("--fps")
+    {
+        Description = "Frames per second the camera sends: a plan whose slowest stage or hop cannot keep up ranks after every plan that can (default 0: requests come one after another).",
+        DefaultValueFactory = _ => 0,
+    };
+
+    /// <summary>
+    /// <paramref name="goal"/> at <paramref name="fps"/> frames per second (0: unchanged), its interval on a clock
+    /// <paramref name="stretch"/> times slower than the devices' (a dilated testbed's).
+    /// </summary>
+    public static Objective AtFrameRate(Objective goal, double fps, double stretch = 1) => fps switch
+    {
+        0 => goal,
+        > 0 when double.IsFinite(fps) => goal with { FrameIntervalMs = 1000.0 / fps * stretch },
+        _ => throw new BadInputException($"--fps must be a positive number of frames per second, or 0 for none; got {fps}"),
     };
 }

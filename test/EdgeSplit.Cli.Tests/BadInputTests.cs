@@ -180,6 +180,18 @@ public sealed class BadInputTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "bench")));
     }
 
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    public void A_frame_rate_that_is_not_a_positive_number(string fps)
+    {
+        var model = Write("chain.onnx", TestModels.Chain().ToByteArray());
+        var testbed = Path.Combine(RepositoryRoot(), "examples", "testbeds", "two-pi.yaml");
+        AssertBadInput(CliProcess.Run("plan", "--model", model, "--testbed", testbed, "--fps", fps), "--fps must be a positive number");
+        AssertBadInput(CliProcess.Run("serve", "--model", model, "--agents", "a=127.0.0.1:5001", "--fps", fps), "--fps must be a positive number");
+    }
+
     [Fact]
     public void A_sweep_runtime_that_is_neither_edgesplit_nor_pytorch_rpc()
     {

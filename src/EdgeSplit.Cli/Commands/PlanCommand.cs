@@ -44,15 +44,16 @@ internal static class PlanCommand
         var profileCache = new Option<string?>("--profile-cache") { Description = "Folder of stored node-time profiles to reuse (measured and stored if missing)." };
         var inputShape = ModelOptions.InputShape();
         var json = CommonOptions.Json();
+        var fps = CommonOptions.PlanFps();
         var command = new Command("plan", "Decide where each segment of a model runs on a testbed, and predict latency, energy and throughput.")
         {
-            model, testbed, planner, objective, energyWeight, policy, profileCache, inputShape, json,
+            model, testbed, planner, objective, energyWeight, fps, policy, profileCache, inputShape, json,
         };
         CommandRunner.SetAction(command, (parse, _) =>
         {
             var weight = parse.GetValue(energyWeight);
             if (!(weight >= 0)) throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
-            var goal = Objective.Parse(parse.GetValue(objective)!, weight);
+            var goal = CommonOptions.AtFrameRate(Objective.Parse(parse.GetValue(objective)!, weight), parse.GetValue(fps));
             var plannerName = parse.GetValue(planner)!.Trim().ToLowerInvariant();
             if (!PlannerRegistry.Names.Contains(plannerName)) throw new BadInputException($"unknown planner '{plannerName}'; use one of {string.Join(", ", PlannerRegistry.Names)}");
             var spec = TestbedSpec.Load(parse.GetValue(testbed)!);

@@ -35,9 +35,10 @@ internal static class ServeCommand
         var testbed = new Option<string?>("--testbed") { Description = "A testbed YAML file: the planner takes each device's relative speed, memory and power model, and its links until measured." };
         var energyWeight = new Option<double>("--energy-weight") { Description = "Milliseconds one joule is worth, for --objective weighted.", DefaultValueFactory = _ => 100 };
         var even = new Option<bool>("--even") { Description = "No planner: split measured compute evenly over the agents (the old default)." };
+        var fps = CommonOptions.PlanFps();
         var command = new Command("serve", "Run the coordinator: deploy partitions on the agents, serve Infer, re-plan from live measurements, survive dead agents.")
         {
-            model, agents, minAgents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, dashboard,
+            model, agents, minAgents, onTestbed, listen, split, source, compress, advertise, planner, objective, noCorrection, rlPolicy, even, metricsListen, testbed, energyWeight, fps, dashboard,
         };
         token.AddTo(command);
         listeners.AddTo(command);
@@ -74,7 +75,8 @@ internal static class ServeCommand
             {
                 throw new BadInputException($"--energy-weight must be >= 0, got {weight}");
             }
-            var goal = Objective.Parse(parse.GetValue(objective)!, weight);
+            // On a dilated testbed the measured times are on its slower clock; the frame interval stretches with them.
+            var goal = CommonOptions.AtFrameRate(Objective.Parse(parse.GetValue(objective)!, weight), parse.GetValue(fps), bed?.Dilation.Factor ?? 1);
             var listenAt = parse.GetValue(listen)!;
             var options = new CoordinatorOptions
             {
