@@ -202,7 +202,9 @@ public sealed class RlPlanner : ILearningPlanner
         if (feasible.Count == 0) return feasible;
         // Rewards are minus costs: the best predicted arm has the highest prior.
         var bestCost = -feasible.Max(a => a.Prior);
-        var limit = bestCost >= 0 ? bestCost * Bound() : bestCost / Bound();
+        // A best arm that cannot keep up with a camera carries the saturation penalty: the bound applies to its slowest stage, not to the penalty.
+        var limit = bestCost >= Objective.SaturatedPenalty ? Objective.SaturatedPenalty + ((bestCost - Objective.SaturatedPenalty) * Bound())
+            : bestCost >= 0 ? bestCost * Bound() : bestCost / Bound();
         return [.. feasible.Where(a => -a.Prior <= limit + 1e-9 && (Options.DeadlineMs is not { } deadline || a.PredictedLatencyMs <= deadline))];
     }
 

@@ -312,6 +312,27 @@ public class RlPlannerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void When_no_plan_keeps_up_with_the_camera_the_bound_applies_to_the_slowest_stage()
+    {
+        // A frame every 20 ms: no plan of MiscalibratedJetson keeps up, so every cost carries the saturation penalty.
+        var state = MiscalibratedJetson().Believed;
+        var camera = Objective.Latency with { FrameIntervalMs = 20 };
+        var model = new CostModel(correctionEnabled: false);
+        var rl = new RlPlanner(new CostModel(correctionEnabled: false), new RlOptions(Seed: 5));
+        var candidates = rl.Candidates(state, camera);
+        var bottleneck = candidates.ToDictionary(p => p.Signature(), p => model.Estimate(state, p).BottleneckMs);
+        Assert.All(bottleneck.Values, ms => Assert.True(ms > 20));
+        var best = bottleneck.Values.Min();
+        var far = candidates.Where(p => bottleneck[p.Signature()] > best * 2).ToList();
+        Assert.NotEmpty(far);
+
+        // The penalty is the same for all of them; within 1.25x of the best slowest stage, not of the penalty.
+        var safe = rl.SafeToExplore(state, camera);
+        Assert.Contains(safe, p => bottleneck[p.Signature()] == best);
+        Assert.DoesNotContain(safe, p => far.Any(f => f.SamePlacement(p)));
+    }
+
+    [Fact]
     public void Exploration_never_tries_a_plan_predicted_to_miss_the_deadline()
     {
         var state = MiscalibratedJetson().Believed;
