@@ -94,7 +94,8 @@ internal sealed class AgentCore : IAsyncDisposable
     public async Task<TimeSpan> DeployAsync(DeploymentOrder order)
     {
         // Every address is checked before anything is installed: a bad one must not reach a send loop.
-        foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Concat(order.Hops.SelectMany(h => h.FanOut.Select(t => t.Address))).Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
+        var addresses = order.Hops.Select(h => h.NextAddress).OfType<string>().Concat(order.Hops.SelectMany(h => h.FanOut.Select(t => t.Address))).Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0).ToList();
+        foreach (var address in addresses)
         {
             if (!Endpoints.IsPeer(address))
             {
@@ -105,7 +106,7 @@ internal sealed class AgentCore : IAsyncDisposable
         await _deployLock.WaitAsync();
         try
         {
-            foreach (var address in order.Hops.Select(h => h.NextAddress).OfType<string>().Concat(order.Hops.SelectMany(h => h.FanOut.Select(t => t.Address))).Append(order.ReplyTo).Concat(order.Peers).Where(a => a.Length > 0))
+            foreach (var address in addresses)
             {
                 _trusted.TryAdd(Endpoints.PeerUri(address), 0);
             }

@@ -195,7 +195,7 @@ internal sealed class AgentHealth : IAsyncDisposable
                     // The others' streams measure links to the peers they were given: start them again with the newcomer.
                     foreach (var other in _members.Values.Where(m => m != arrived))
                     {
-                        Interlocked.Exchange(ref other.StreamReset, new CancellationTokenSource()).Cancel();
+                        other.ResetStream();
                     }
                 }
             }
@@ -204,7 +204,7 @@ internal sealed class AgentHealth : IAsyncDisposable
         {
             _logger.LogInformation("agent {Name} joins again at {Address} (was {Old})", name, address, replaced.Address);
             replaced.Departed = true;
-            Interlocked.Exchange(ref replaced.StreamReset, new CancellationTokenSource()).Cancel();
+            replaced.ResetStream();
             if (replaced.Alive)
             {
                 replaced.Alive = false;

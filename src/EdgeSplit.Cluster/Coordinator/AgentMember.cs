@@ -40,8 +40,11 @@ internal sealed class AgentMember(string name, string address, AgentConnection c
     /// <summary>When its last heartbeat arrived, on the coordinator's clock.</summary>
     public long LastHeartbeat;
 
-    /// <summary>Ends its current Metrics stream, so the next one names the peers as they are now.</summary>
+    /// <summary>Cancelled to end its current Metrics stream, so the next one names the peers as they are now.</summary>
     public CancellationTokenSource StreamReset = new();
+
+    /// <summary>Ends its current Metrics stream (a fresh <see cref="StreamReset"/> serves the next).</summary>
+    public void ResetStream() => Interlocked.Exchange(ref StreamReset, new CancellationTokenSource()).Cancel();
 
     /// <summary>Claims the right to probe now; false while another probe of this agent runs.</summary>
     public bool BeginProbe() => Interlocked.Exchange(ref _probing, 1) == 0;

@@ -210,30 +210,24 @@ internal sealed class PlanDeployer(ServedModel model, AgentHealth health, Coordi
         }
     }
 
-    private StagePartition[] Partitions(IReadOnlyList<int> cuts)
-    {
-        var key = string.Join(',', cuts);
-        lock (_partitions)
-        {
-            if (!_partitions.TryGetValue(key, out var partitions))
-            {
-                partitions = [.. model.Partitions.Split(cuts)];
-                _partitions[key] = partitions;
-            }
-            return partitions;
-        }
-    }
+    private StagePartition[] Partitions(IReadOnlyList<int> cuts) =>
+        Cached(_partitions, string.Join(',', cuts), _ => [.. model.Partitions.Split(cuts)]);
 
-    private TileStagePartitions TilePartitions(int cut, TileGroup tiles)
+    private TileStagePartitions TilePartitions(int cut, TileGroup tiles) =>
+        Cached(_tilePartitions, (cut, tiles.Grid), key => model.Partitions.Tiles(key.Item1, key.Item2));
+
+    /// <summary>Partitions are made once per key (cutting a model is slow) and kept for every later plan that needs them.</summary>
+    private static TValue Cached<TKey, TValue>(Dictionary<TKey, TValue> cache, TKey key, Func<TKey, TValue> make)
+        where TKey : notnull
     {
-        lock (_tilePartitions)
+        lock (cache)
         {
-            if (!_tilePartitions.TryGetValue((cut, tiles.Grid), out var partitions))
+            if (!cache.TryGetValue(key, out var value))
             {
-                partitions = model.Partitions.Tiles(cut, tiles.Grid);
-                _tilePartitions[(cut, tiles.Grid)] = partitions;
+                value = make(key);
+                cache[key] = value;
             }
-            return partitions;
+            return value;
         }
     }
 
