@@ -1,6 +1,5 @@
 using EdgeSplit.Planning;
 using EdgeSplit.Reports;
-using EdgeSplit.Runtime;
 using EdgeSplit.Runtime.Providers;
 using EdgeSplit.Testbed.Backends;
 
@@ -54,7 +53,7 @@ internal static class PyTorchStrategyRun
             var plan = new StrategyPlanSource(Strategy.Static, () => state, experiment.PlanningObjective(objective, dilation), conditions.Windows(model.Profile), conditions.HostScale, experiment.Seed)
                 .Decide(state, out _);
             var (cuts, devices, moved) = PyTorchOnTestbed.MapPlan(model.Onnx, plan, map.Usable);
-            var frames = model.Inputs.Select(t => new TensorData(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
+            var frames = model.Data;
             var framesFile = Path.Combine(folder.FullName, "frames.f32");
             PyTorchFrames.Write(framesFile, frames);
             // The same frames as EdgeSplit's strategies: the camera (open loop at its rate, the same bound on frames in

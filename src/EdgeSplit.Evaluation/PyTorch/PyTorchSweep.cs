@@ -1,5 +1,4 @@
 using EdgeSplit.Reports;
-using EdgeSplit.Runtime;
 using EdgeSplit.Testbed.Backends;
 
 namespace EdgeSplit.Evaluation.PyTorch;
@@ -45,7 +44,7 @@ internal static class PyTorchSweep
                 .Where(c => model.Onnx.Cuts[c].AfterNode < model.Profile.NodeCount - 1).ToList();
             var cuts = usable.Count <= MaxCuts ? usable : [.. Enumerable.Range(0, MaxCuts).Select(i => usable[(int)Math.Round(i * (usable.Count - 1) / (double)(MaxCuts - 1))]).Distinct()];
             var framesFile = Path.Combine(folder.FullName, "frames.f32");
-            var frames = model.Inputs.Select(t => new TensorData(t.Name, t.ElementType, t.Shape, t.Data)).ToList();
+            var frames = model.Data;
             PyTorchFrames.Write(framesFile, frames);
             var runtime = new PyTorchRuntime(environment, testbed.Launcher);
             List<(string Label, IReadOnlyList<int> Cuts, IReadOnlyList<string> Devices)> plans =
