@@ -108,8 +108,7 @@ internal static class GrpcHost
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses;
         var first = addresses?.FirstOrDefault() ?? throw new InvalidOperationException("the host reports no bound address");
-        var uri = new Uri(first);
-        var host = uri.Host is "0.0.0.0" ? "127.0.0.1" : uri.Host is "[::]" ? "[::1]" : uri.Host;
-        return $"{host}:{uri.Port}";
+        // Listeners are IP endpoints (Endpoints.ParseListen), so the reported URI's authority is one.
+        return Endpoints.Format(System.Net.IPEndPoint.Parse(new Uri(first).Authority));
     }
 }
