@@ -3,6 +3,8 @@ using EdgeSplit.Cluster.Contracts;
 using EdgeSplit.Cluster.Coordinator;
 using EdgeSplit.Tests;
 using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace EdgeSplit.Cluster.Tests;
 
@@ -65,11 +67,14 @@ public sealed class LoadTests
     }
 
     [Fact]
-    public async Task Agent_that_stops_answering_mid_load_is_routed_around_within_a_second_and_a_half_and_nothing_is_lost()
+    public async Task Agent_that_stops_answering_mid_load_is_found_by_a_missed_probe_and_no_request_waits_out_its_attempt()
     {
         var model = SmallModels.Residual();
+        var log = new FakeLogCollector();
         // The default 10 s attempt timeout: before the fix every request on the hung device waited it out.
-        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], attemptTimeout: TimeSpan.FromSeconds(10), proxied: true);
+        var attempt = TimeSpan.FromSeconds(10);
+        await using var cluster = await TestCluster.StartAsync(model, 3, cuts: [1, 3], attemptTimeout: attempt, proxied: true,
+            configure: o => o with { ConfigureLogging = l => { TestCluster.Logging?.Invoke(l); l.AddProvider(new FakeLoggerProvider(log)); } });
         long frozenAt = 0;
         var run = await RunLoadAsync(cluster, model, onCompleted: done =>
         {
@@ -84,8 +89,12 @@ public sealed class LoadTests
         Assert.Equal(Requests, run.Results.Count);
         var status = cluster.Coordinator!.Status();
         Assert.DoesNotContain("dev1", status.Plan!.Stages.Select(s => s.Device));
+        // Marked down for a probe it did not answer (the stalled request's, or the periodic one's second miss, whichever came first).
+        Assert.Contains(log.GetSnapshot(), r => r.Level == LogLevel.Warning && r.Message.Contains("dev1") && r.Message.Contains("is down") && r.Message.Contains("no answer within"));
+        // The stall (0.3 s) and its probe (0.5 s here) route around it in about a second (Bench.Faults prints the figure); the
+        // bound only says that nothing waited out its attempt, which a busy 2-core CI host must not turn into a failure.
         var gap = run.LongestGapAfter(frozenAt);
-        Assert.True(gap < TimeSpan.FromSeconds(1.5), $"no request completed for {gap.TotalSeconds:F2} s after the device hung");
+        Assert.True(gap < attempt / 2, $"no request completed for {gap.TotalSeconds:F2} s after the device hung");
     }
 
     [Fact]
