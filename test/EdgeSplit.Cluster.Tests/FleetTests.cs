@@ -37,6 +37,9 @@ public sealed class FleetTests : IDisposable
         try
         {
             agents.Add(await JoinAsync("dev0", address));
+            // The join is the agent's background call: dev1 starts once the coordinator has taken dev0's, so the
+            // order they joined in, which the plan's stage order follows, is the order written here.
+            Assert.True(SpinWait.SpinUntil(() => agents[0].Joined, TimeSpan.FromSeconds(30)), "dev0 did not join");
             Assert.False(starting.IsCompleted, "the coordinator must wait for the second agent");
             agents.Add(await JoinAsync("dev1", address));
             await using var coordinator = await starting.WaitAsync(TimeSpan.FromSeconds(60));
